@@ -1,0 +1,1 @@
+"""Users and sign-in; the only service that mints access tokens."""

@@ -1,0 +1,1 @@
+"""Celery app whose beat schedule deletes old notifications."""

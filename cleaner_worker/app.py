@@ -1,0 +1,36 @@
+"""The Celery app: ``celery -A cleaner_worker.app worker`` and ``... beat``.
+
+Beat only schedules; it must run as exactly ONE process (several would each send the task). The
+task itself is safe to run twice at once, so a worker pool of any size is fine.
+"""
+
+from celery import Celery
+from celery.signals import setup_logging
+
+from cleaner_worker.settings import CleanerSettings
+from common.logging import configure_logging
+
+settings = CleanerSettings()
+
+app = Celery("cleaner_worker", broker=settings.rabbitmq_url, include=["cleaner_worker.tasks"])
+app.conf.update(
+    task_default_queue=settings.cleaner_queue,
+    task_ignore_result=True,
+    # Ack after the task ran: a worker that dies mid-run leaves the task for another worker.
+    task_acks_late=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    beat_schedule={
+        "delete-old-notifications": {
+            "task": "cleaner.delete_old_notifications",
+            "schedule": settings.cleaner_interval.total_seconds(),
+            # A run that waited longer than one interval is superseded by the next.
+            "options": {"expires": settings.cleaner_interval.total_seconds()},
+        }
+    },
+)
+
+
+@setup_logging.connect
+def _json_logs(**_kwargs) -> None:
+    configure_logging("cleaner_worker", settings.log_level)

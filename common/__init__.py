@@ -1,0 +1,1 @@
+"""What every service shares: settings base, logging, health, tokens, messaging, event contracts."""

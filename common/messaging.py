@@ -1,0 +1,166 @@
+"""RabbitMQ for every service: one robust connection, the event exchange, publishing and queues.
+
+Topology (names come from settings, so tests and deployments can keep theirs apart):
+
+    events exchange (topic, durable) --post.created.v1--> <queue> (quorum, delivery limit)
+                                                            | rejected, or redelivered too often
+                                                            v
+                                  <queue>.dead-letter (fanout) --> <queue>.dlq (quorum)
+"""
+
+import asyncio
+
+import aio_pika
+import stamina
+import structlog
+from aio_pika.abc import (
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+from aio_pika.exceptions import AMQPError
+
+from common.events import PostCreated
+
+CORRELATION_HEADER = "x-correlation-id"
+
+log = structlog.get_logger(__name__)
+
+
+class BrokerUnavailable(ConnectionError):
+    pass
+
+
+class Broker:
+    """A robust RabbitMQ connection that a service may start before the broker is up.
+
+    ``start()`` returns at once and connects in the background, retrying with backoff; after the
+    first connect aio-pika reconnects by itself and restores the channels, exchanges and queues
+    still referenced (so callers keep their references).
+    """
+
+    def __init__(self, url: str, name: str) -> None:
+        self._url = url
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._task: asyncio.Task | None = None
+        self._first_connect = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name=f"broker-connect-{self._name}")
+
+    async def _connect(self) -> None:
+        async for attempt in stamina.retry_context(
+            on=(OSError, AMQPError), attempts=None, timeout=None, wait_max=5.0
+        ):
+            with attempt:
+                self._connection = await aio_pika.connect_robust(
+                    self._url, client_properties={"connection_name": self._name}
+                )
+        log.info("broker connected", connection=self._name)
+        self._first_connect.set()
+
+    async def connection(self) -> AbstractRobustConnection:
+        """The connection, once it has connected the first time."""
+        await self._first_connect.wait()
+        assert self._connection is not None
+        return self._connection
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None and self._connection.connected.is_set()
+
+    async def ping(self) -> None:
+        """Readiness check: raises while the broker is not connected."""
+        if not self.is_connected:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def declare_events_exchange(channel: AbstractRobustChannel, name: str) -> AbstractExchange:
+    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+class EventPublisher:
+    """Publishes events as persistent messages and waits for the broker's confirm.
+
+    ``mandatory`` with ``on_return_raises`` turns "no queue is bound for this event" into an
+    error, so the outbox keeps the event and retries instead of the broker dropping it.
+    """
+
+    def __init__(self, broker: Broker, exchange_name: str, timeout: float = 5.0) -> None:
+        self._broker = broker
+        self._exchange_name = exchange_name
+        self._timeout = timeout
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractExchange | None = None
+
+    async def _ensure_exchange(self) -> AbstractExchange:
+        if self._exchange is None:
+            connection = await self._broker.connection()
+            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchange = await declare_events_exchange(self._channel, self._exchange_name)
+        return self._exchange
+
+    async def publish(self, event: PostCreated, correlation: str | None = None) -> None:
+        """Publish and return once the broker has confirmed; raises on any failure."""
+        if not self._broker.is_connected:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        exchange = await self._ensure_exchange()
+        headers = {"x-event-type": event.event_type, "x-event-version": event.version}
+        if correlation:
+            headers[CORRELATION_HEADER] = correlation
+        message = aio_pika.Message(
+            body=event.model_dump_json().encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=event.event_id,
+            type=event.event_type,
+            timestamp=event.occurred_at,
+            headers=headers,
+        )
+        await exchange.publish(message, routing_key=event.routing_key, timeout=self._timeout)
+
+
+async def declare_consumer_queue(
+    channel: AbstractRobustChannel,
+    exchange_name: str,
+    queue_name: str,
+    routing_key: str,
+    delivery_limit: int,
+) -> AbstractQueue:
+    """A durable quorum queue bound to the events exchange, with its dead-letter queue.
+
+    RabbitMQ counts redeliveries of quorum-queue messages; past ``delivery_limit`` it moves the
+    message to the dead-letter queue, so a message that always fails cannot block the consumer.
+    """
+    exchange = await declare_events_exchange(channel, exchange_name)
+    dead_letter = await channel.declare_exchange(
+        f"{queue_name}.dead-letter", aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    dlq = await channel.declare_queue(
+        f"{queue_name}.dlq", durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dlq.bind(dead_letter)
+    queue = await channel.declare_queue(
+        queue_name,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": dead_letter.name,
+        },
+    )
+    await queue.bind(exchange, routing_key=routing_key)
+    return queue
+
+
+def correlation_of(message: aio_pika.abc.AbstractIncomingMessage) -> str | None:
+    value = (message.headers or {}).get(CORRELATION_HEADER)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,23 @@
+"""The one way every service opens MongoDB."""
+
+import stamina
+from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure
+
+
+def connect_mongo(url: str) -> AsyncMongoClient:
+    """A client for this event loop; datetimes come back timezone-aware (UTC)."""
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=3000, appname="soflite")
+
+
+async def ping(client: AsyncMongoClient) -> None:
+    await client.admin.command("ping")
+
+
+async def wait_for_mongo(client: AsyncMongoClient, timeout: float = 60.0) -> None:
+    """Wait until the server answers, so a service may start beside its database."""
+    async for attempt in stamina.retry_context(
+        on=ConnectionFailure, attempts=None, timeout=timeout
+    ):
+        with attempt:
+            await ping(client)

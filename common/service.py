@@ -1,0 +1,92 @@
+"""Service defaults: what every FastAPI service gets with one call.
+
+JSON logs, a request id on every request (taken from the gateway's ``X-Request-ID`` or made
+here), one log line per request, health endpoints and API docs under the service's own prefix
+(``/api/<name>/docs``) so the gateway can route them like the API.
+"""
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
+
+from common.health import ReadinessCheck, health_router
+from common.logging import configure_logging
+from common.pagination import InvalidCursor
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+log = structlog.get_logger("http")
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    log_level: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    readiness: Callable[[FastAPI], Mapping[str, ReadinessCheck]],
+    informational: Callable[[FastAPI], Mapping[str, ReadinessCheck]] = lambda _app: {},
+) -> FastAPI:
+    """A FastAPI app with the shared middleware, health routes and docs location.
+
+    ``readiness(app)`` gives the checks for ``/readyz`` (``informational(app)`` those reported
+    but not required); they run per request, so they may use clients that ``lifespan`` puts on
+    ``app.state``. A database that stops answering mid-request is a 503, not a 500.
+    """
+    configure_logging(name, log_level)
+    app = FastAPI(
+        title=title,
+        lifespan=lifespan,
+        docs_url=f"/api/{name}/docs",
+        redoc_url=None,
+        openapi_url=f"/api/{name}/openapi.json",
+    )
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        if request.url.path not in ("/healthz", "/readyz"):
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        return response
+
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        generator=lambda: uuid.uuid4().hex,
+        validator=lambda value: bool(_REQUEST_ID.match(value)),
+        transformer=lambda value: value,
+    )
+
+    @app.exception_handler(InvalidCursor)
+    async def invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(ConnectionFailure)
+    async def database_unavailable(_request: Request, exc: ConnectionFailure) -> JSONResponse:
+        log.error("database unavailable", error=str(exc))
+        return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
+
+    app.include_router(health_router(readiness(app), informational(app)))
+    return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Run under uvicorn with our logging (no second access log: ``log_request`` writes it)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)

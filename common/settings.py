@@ -1,0 +1,56 @@
+"""One settings pattern for every process.
+
+Variables are not prefixed per service: each process gets its own environment (a Procfile line,
+a compose service, a Kubernetes Deployment), so ``MONGO_URL`` means "this service's database"
+wherever it is read.
+"""
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service process reads."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    # Fields whose defaults are development credentials: outside development they must be set.
+    dev_only_defaults: ClassVar[tuple[str, ...]] = ()
+
+    environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str
+
+    @model_validator(mode="after")
+    def _refuse_dev_credentials(self):
+        if self.environment == "development":
+            return self
+        left = [
+            name.upper()
+            for name in self.dev_only_defaults
+            if getattr(self, name) == type(self).model_fields[name].default
+        ]
+        if left:
+            raise ValueError(f"set {', '.join(left)}: the defaults are for development only")
+        return self
+
+
+class TokenSettings(BaseSettings):
+    """What a service needs to verify the access tokens that auth_service mints."""
+
+    jwt_public_key_file: Path = Path(".data/keys/jwt_public.pem")
+    jwt_issuer: str = "soflite-auth"
+    jwt_audience: str = "soflite"
+
+
+class BrokerSettings(BaseSettings):
+    """Where events go: one durable topic exchange on RabbitMQ."""
+
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_exchange: str = "soflite.events"

@@ -1,0 +1,84 @@
+"""Verifying access tokens, and the FastAPI dependency that gives routes the caller.
+
+Only auth_service holds the private key and mints tokens; every other service verifies them with
+the public key. Asymmetric signatures (EdDSA) mean a leaked verifier key cannot forge a token, and
+pinning the algorithm list rejects ``alg: none`` and HMAC tokens signed with the public key.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["sub", "email", "exp", "iat", "iss", "aud"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user a request acts for."""
+
+    id: str
+    email: str
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenVerifier:
+    """Checks signature, algorithm, expiry, issuer and audience of an access token."""
+
+    def __init__(self, public_key_pem: bytes, issuer: str, audience: str) -> None:
+        self._key = public_key_pem
+        self._issuer = issuer
+        self._audience = audience
+
+    @classmethod
+    def from_file(cls, path: Path, issuer: str, audience: str) -> "TokenVerifier":
+        return cls(path.read_bytes(), issuer, audience)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        sub, email = claims["sub"], claims["email"]
+        if not isinstance(sub, str) or not isinstance(email, str):
+            raise InvalidToken("sub and email must be strings")
+        return Principal(id=sub, email=email)
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/signin")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """FastAPI dependency: the caller, or 401. The app keeps its verifier in ``app.state``."""
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidToken:
+        raise unauthorized from None
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]

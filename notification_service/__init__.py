@@ -1,0 +1,1 @@
+"""Consumes PostCreated, keeps one notification per post, serves them with per-user read state."""

@@ -1,0 +1,105 @@
+"""Routes of notification_service: the caller's notifications and their read state."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+
+from common.pagination import Limit, next_cursor, parse_object_id
+from common.tokens import CurrentUser
+from notification_service.store import NotificationStore
+
+router = APIRouter(prefix="/api/notification", tags=["notifications"])
+
+
+class Notification(BaseModel):
+    id: str
+    post_id: str
+    author_email: str
+    preview: str
+    created_at: datetime
+    read: bool
+
+
+class NotificationPage(BaseModel):
+    items: list[Notification]
+    next_cursor: str | None
+
+
+class UnreadCount(BaseModel):
+    count: int
+
+
+class NotificationRequest(BaseModel):
+    post_id: str = Field(min_length=1, max_length=64)
+
+
+def _store(request: Request) -> NotificationStore:
+    return request.app.state.notifications
+
+
+Notifications = Annotated[NotificationStore, Depends(_store)]
+
+
+def _out(doc: dict[str, Any], read: bool) -> Notification:
+    return Notification(
+        id=str(doc["_id"]),
+        post_id=doc["post_id"],
+        author_email=doc["author_email"],
+        preview=doc["preview"],
+        created_at=doc["created_at"],
+        read=read,
+    )
+
+
+@router.get("", response_model=NotificationPage)
+async def list_notifications(
+    user: CurrentUser, store: Notifications, limit: Limit = 20, cursor: str | None = None
+) -> NotificationPage:
+    """Notifications of recent posts by other users, newest first."""
+    docs = await store.page_for(user.id, limit, cursor)
+    return NotificationPage(
+        items=[_out(d, d["read"]) for d in docs[:limit]], next_cursor=next_cursor(docs, limit)
+    )
+
+
+@router.get("/unread-count", response_model=UnreadCount)
+async def unread_count(user: CurrentUser, store: Notifications) -> UnreadCount:
+    return UnreadCount(count=await store.unread_count(user.id))
+
+
+@router.post(
+    "",
+    response_model=Notification,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "It existed already", "model": Notification},
+        404: {"description": "This service has never seen that post"},
+    },
+)
+async def create_notification(
+    body: NotificationRequest, user: CurrentUser, store: Notifications, response: Response
+) -> Notification:
+    """Create the notification of a post this service was told of, with the same store call the
+    event consumer makes: idempotent, a repeat answers 200 with the existing one."""
+    post = await store.known_post(body.post_id)
+    if post is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
+    doc, created = await store.ensure_notification(post)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    read_ids = await store.read_ids(user.id, [doc["_id"]])
+    return _out(doc, doc["_id"] in read_ids)
+
+
+@router.post(
+    "/{notification_id}/read",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"description": "No such notification"}},
+)
+async def mark_read(notification_id: str, user: CurrentUser, store: Notifications) -> Response:
+    oid = parse_object_id(notification_id)
+    if oid is None or not await store.mark_read(oid, user.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "notification not found")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

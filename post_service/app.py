@@ -1,0 +1,64 @@
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from common.messaging import Broker, EventPublisher
+from common.mongo import connect_mongo, ping, wait_for_mongo
+from common.service import create_service_app
+from common.tokens import TokenVerifier
+from post_service.api import router
+from post_service.outbox import OutboxRelay
+from post_service.settings import PostSettings
+from post_service.snippets import SnippetStore
+from post_service.store import PostStore
+
+
+def create_app(settings: PostSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.token_verifier = TokenVerifier.from_file(
+            settings.jwt_public_key_file, settings.jwt_issuer, settings.jwt_audience
+        )
+        mongo = connect_mongo(settings.mongo_url)
+        app.state.mongo = mongo
+        await wait_for_mongo(mongo)
+        app.state.posts = PostStore(mongo[settings.mongo_db])
+        await app.state.posts.create_indexes()
+        app.state.snippets = SnippetStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_bucket,
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+        await app.state.snippets.ensure_bucket()
+        # The broker may be down: posts are still accepted and wait in the outbox.
+        app.state.broker = broker = Broker(settings.rabbitmq_url, name="post_service")
+        broker.start()
+        app.state.relay = OutboxRelay(
+            app.state.posts,
+            broker,
+            EventPublisher(broker, settings.events_exchange),
+            poll_interval=settings.outbox_poll_interval,
+            claim_timeout=settings.outbox_claim_timeout,
+        )
+        app.state.relay.start()
+        yield
+        await app.state.relay.stop()
+        await broker.close()
+        await mongo.close()
+
+    app = create_service_app(
+        name="post",
+        title="Stack Overflow Lite: posts",
+        log_level=settings.log_level,
+        lifespan=lifespan,
+        readiness=lambda app: {
+            "mongo": lambda: ping(app.state.mongo),
+            "object_store": lambda: app.state.snippets.ping(),
+        },
+        informational=lambda app: {"broker": lambda: app.state.broker.ping()},
+    )
+    app.include_router(router)
+    return app

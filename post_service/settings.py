@@ -1,0 +1,20 @@
+from datetime import timedelta
+
+from common.settings import BrokerSettings, ServiceSettings, TokenSettings
+
+
+class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
+    dev_only_defaults = ("rabbitmq_url", "s3_access_key", "s3_secret_key")
+
+    port: int = 8002
+    mongo_db: str = "posts"
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "soflite-dev"
+    s3_secret_key: str = "soflite-dev-secret"  # noqa: S105 (refused outside development)
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "snippets"
+    # The relay also wakes on every new post; the poll only picks up what a replica left behind.
+    outbox_poll_interval: timedelta = timedelta(seconds=2)
+    # How long a claimed event is left to its relay before another replica may publish it.
+    outbox_claim_timeout: timedelta = timedelta(seconds=10)
