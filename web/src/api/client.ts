@@ -1,0 +1,37 @@
+import createClient, { type Middleware } from 'openapi-fetch'
+import { router, signInFirst } from '../router'
+import { accessToken, endSession } from '../session'
+import type { paths as AuthPaths } from './generated/auth'
+import type { paths as NotificationPaths } from './generated/notification'
+import type { paths as PostPaths } from './generated/post'
+
+const bearerToken: Middleware = {
+  onRequest({ request }) {
+    const token = accessToken()
+    if (token) request.headers.set('Authorization', `Bearer ${token}`)
+    return request
+  },
+  async onResponse({ response, schemaPath }) {
+    // A wrong password is the sign-in form's business; any other 401 means the
+    // session is gone (expired or revoked), so start over at the sign-in page.
+    if (response.status === 401 && schemaPath !== '/api/signin') {
+      endSession()
+      await router.push(signInFirst(router.currentRoute.value.fullPath))
+    }
+    return response
+  },
+}
+
+function serviceClient<Paths extends {}>() {
+  const client = createClient<Paths>({
+    baseUrl: window.location.origin,
+    // Looked up on every call rather than captured once, so tests can stub it.
+    fetch: (request) => globalThis.fetch(request),
+  })
+  client.use(bearerToken)
+  return client
+}
+
+export const authApi = serviceClient<AuthPaths>()
+export const postApi = serviceClient<PostPaths>()
+export const notificationApi = serviceClient<NotificationPaths>()

@@ -1,0 +1,7 @@
+import 'highlight.js/styles/github.css'
+import './style.css'
+import { createApp } from 'vue'
+import App from './App.vue'
+import { router } from './router'
+
+createApp(App).use(router).mount('#app')
