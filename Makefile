@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    the whole system on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/)
+#   make test   installs and starts what the tests need, then runs every test
+.DEFAULT_GOAL := help
+.PHONY: help install web openapi run test test-python test-web lint format clean
+
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
+
+help:
+	@echo "make run    start the whole system (gateway on :8080, RabbitMQ UI on :15672)"
+	@echo "make test   install what tests need and run them all"
+	@echo "make lint   ruff over the Python code"
+
+$(UV):
+	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q "uv==0.13.9"
+
+# Locked Python dependencies (uv.lock) into .venv, and the Debian packages we run.
+install: $(UV)
+	$(UV) sync --frozen
+	scripts/system-deps.sh
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+# The web client, built into web/dist for the gateway to serve.
+web: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+# Regenerate the OpenAPI documents and the web client's types from them.
+openapi: install
+	python scripts/export_openapi.py
+	cd web && npm run gen:api
+
+run: install web
+	python scripts/devstack.py
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+test-web: web
+	cd web && npm test
+
+test-python: install web
+	scripts/system-deps.sh --browser
+	pytest
+
+test: lint test-web test-python
+
+clean:
+	rm -rf .venv .venv-tools web/node_modules web/dist .pytest_cache .artifacts
