@@ -2,8 +2,7 @@ import { enableAutoUnmount } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { PostSummary } from '../src/api/types'
 import { startSession } from '../src/session'
-import HomeView from '../src/views/HomeView.vue'
-import { fakeToken, json, mockApi, mountAt, requestsMade } from './helpers'
+import { fakeToken, json, mockApi, renderRoute, requestsMade } from './helpers'
 
 enableAutoUnmount(afterEach)
 
@@ -29,12 +28,19 @@ describe('feed', () => {
     mockApi({
       'GET /api/post': () =>
         json(200, {
-          items: [summary('p1', { text: hostile, has_code: true, language: 'python', code_preview: 'print("<b>hi</b>")' })],
+          items: [
+            summary('p1', {
+              text: hostile,
+              has_code: true,
+              language: 'python',
+              code_preview: 'print("<b>hi</b>")',
+            }),
+          ],
           next_cursor: null,
         }),
     })
 
-    const wrapper = await mountAt('/', HomeView)
+    const wrapper = await renderRoute('/')
 
     const item = wrapper.get('article')
     expect(item.text()).toContain('p1@example.com')
@@ -49,7 +55,7 @@ describe('feed', () => {
   it('says so when there are no posts yet', async () => {
     mockApi({ 'GET /api/post': () => json(200, { items: [], next_cursor: null }) })
 
-    const wrapper = await mountAt('/', HomeView)
+    const wrapper = await renderRoute('/')
 
     expect(wrapper.text()).toContain('No posts yet')
     expect(wrapper.find('article').exists()).toBe(false)
@@ -63,14 +69,17 @@ describe('feed', () => {
           ? json(200, { items: [summary('p2')], next_cursor: null })
           : json(200, { items: [summary('p1')], next_cursor: 'c1' }),
     })
-    const wrapper = await mountAt('/', HomeView)
+    const wrapper = await renderRoute('/')
     expect(wrapper.findAll('article')).toHaveLength(1)
 
     await wrapper.get('button.secondary').trigger('click')
     await new Promise((resolve) => setTimeout(resolve))
 
     expect(requestsMade(fetch)).toEqual(['GET /api/post?limit=20', 'GET /api/post?limit=20&cursor=c1'])
-    expect(wrapper.findAll('article').map((a) => a.get('.post-text').text())).toEqual(['text of p1', 'text of p2'])
+    expect(wrapper.findAll('article').map((a) => a.get('.post-text').text())).toEqual([
+      'text of p1',
+      'text of p2',
+    ])
     expect(wrapper.text()).not.toContain('Load more')
   })
 })

@@ -1,8 +1,7 @@
 import { enableAutoUnmount, flushPromises } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { endSession, signedInEmail } from '../src/session'
-import SignInView from '../src/views/SignInView.vue'
-import { fakeToken, json, mockApi, mountAt, router } from './helpers'
+import { fakeToken, json, mockApi, renderRoute, router } from './helpers'
 
 enableAutoUnmount(afterEach)
 
@@ -11,7 +10,7 @@ beforeEach(() => endSession())
 describe('sign-in form', () => {
   it('shows the server message for a wrong password and stays on the page', async () => {
     mockApi({ 'POST /api/signin': () => json(401, { detail: 'invalid email or password' }) })
-    const wrapper = await mountAt('/signin', SignInView)
+    const wrapper = await renderRoute('/signin')
 
     await wrapper.get('input[type=email]').setValue('ada@example.com')
     await wrapper.get('input[type=password]').setValue('wrong password')
@@ -28,7 +27,7 @@ describe('sign-in form', () => {
       'POST /api/signin': () =>
         json(200, { access_token: fakeToken('ada@example.com'), token_type: 'bearer', expires_in: 3600 }),
     })
-    const wrapper = await mountAt('/signin?redirect=/notifications', SignInView)
+    const wrapper = await renderRoute('/signin?redirect=/notifications')
 
     await wrapper.get('input[type=email]').setValue('ada@example.com')
     await wrapper.get('input[type=password]').setValue('correct horse')

@@ -1,6 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { vi, type Mock } from 'vitest'
-import type { Component } from 'vue'
+import { h } from 'vue'
+import { RouterView } from 'vue-router'
 import { router } from '../src/router'
 
 type Handler = (request: Request) => Response | Promise<Response>
@@ -40,10 +41,10 @@ export function fakeToken(email: string, expiresInSeconds = 3600): string {
   return `${encode({ alg: 'EdDSA', typ: 'JWT' })}.${encode({ sub: 'u1', email, exp })}.signature`
 }
 
-/** Opens `path` in the app's real router and mounts `view` there, as the router would. */
-export async function mountAt(path: string, view: Component) {
+/** Opens `path` with the app's real router and renders the page it leads to (without the top bar). */
+export async function renderRoute(path: string) {
   await router.push(path)
-  const wrapper = mount(view, { global: { plugins: [router] } })
+  const wrapper = mount(() => h(RouterView), { global: { plugins: [router] } })
   await flushPromises()
   return wrapper
 }

@@ -15,7 +15,9 @@ interface ValidationIssue {
 }
 
 function isValidationIssues(detail: unknown): detail is ValidationIssue[] {
-  return Array.isArray(detail) && detail.every((item) => typeof item?.msg === 'string' && Array.isArray(item?.loc))
+  return (
+    Array.isArray(detail) && detail.every((item) => typeof item?.msg === 'string' && Array.isArray(item?.loc))
+  )
 }
 
 export function describeProblem(status: number, body: unknown): Problem {
@@ -50,7 +52,11 @@ export async function settle<T>(
   } catch {
     return {
       ok: false,
-      problem: { status: 0, message: 'Could not reach the server. Check your connection and try again.', fields: {} },
+      problem: {
+        status: 0,
+        message: 'Could not reach the server. Check your connection and try again.',
+        fields: {},
+      },
     }
   }
 }

@@ -19,7 +19,9 @@ export interface CursorList<T> {
 }
 
 /** A list that grows page by page, following the API's `next_cursor`. */
-export function useCursorList<T>(fetchPage: (cursor: string | null) => Promise<Outcome<Page<T>>>): CursorList<T> {
+export function useCursorList<T>(
+  fetchPage: (cursor: string | null) => Promise<Outcome<Page<T>>>,
+): CursorList<T> {
   const list: CursorList<T> = shallowReactive({
     items: [],
     nextCursor: null,
