@@ -3,7 +3,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from common.settings import ServiceSettings, TokenSettings
+from common.settings import Seconds, ServiceSettings, TokenSettings
 
 
 class AuthSettings(ServiceSettings, TokenSettings):
@@ -11,6 +11,6 @@ class AuthSettings(ServiceSettings, TokenSettings):
     mongo_db: str = "auth"
     # Only this service holds the private key; the public one (JWT_PUBLIC_KEY_FILE) is shared.
     jwt_private_key_file: Path = Path(".data/keys/jwt_private.pem")
-    access_token_ttl: timedelta = timedelta(hours=1)
+    access_token_ttl: Seconds = timedelta(hours=1)
     # 12 rounds is about 0.2 s a hash on one core; tests lower it to keep the suite fast.
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)

@@ -5,11 +5,23 @@ a compose service, a Kubernetes Deployment), so ``MONGO_URL`` means "this servic
 wherever it is read.
 """
 
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _seconds(value: object) -> object:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        return float(value)
+    return value
+
+
+# A duration read from the environment as seconds ("3600"); ISO 8601 ("PT1H") works too.
+Seconds = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
 class ServiceSettings(BaseSettings):

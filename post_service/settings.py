@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from common.settings import BrokerSettings, ServiceSettings, TokenSettings
+from common.settings import BrokerSettings, Seconds, ServiceSettings, TokenSettings
 
 
 class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
@@ -15,6 +15,6 @@ class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
     s3_region: str = "us-east-1"
     s3_bucket: str = "snippets"
     # The relay also wakes on every new post; the poll only picks up what a replica left behind.
-    outbox_poll_interval: timedelta = timedelta(seconds=2)
+    outbox_poll_interval: Seconds = timedelta(seconds=2)
     # How long a claimed event is left to its relay before another replica may publish it.
-    outbox_claim_timeout: timedelta = timedelta(seconds=10)
+    outbox_claim_timeout: Seconds = timedelta(seconds=10)

@@ -25,8 +25,16 @@ DATA = ROOT / ".data"
 NGINX_TEMPLATES = ROOT / "deploy" / "nginx"
 MIME_TYPES = "/etc/nginx/mime.types"
 
-PROCESSES = ["mongo", "s3", "auth", "post", "notification", "cleaner-worker", "cleaner-beat",
-             "gateway"]
+PROCESSES = [
+    "mongo",
+    "s3",
+    "auth",
+    "post",
+    "notification",
+    "cleaner-worker",
+    "cleaner-beat",
+    "gateway",
+]
 
 
 def render(template: Path, values: dict[str, str]) -> str:
@@ -43,7 +51,13 @@ def render(template: Path, values: dict[str, str]) -> str:
 
 
 def write_gateway_config(
-    prefix: Path, *, port: int, auth: str, post: str, notification: str, web_root: Path,
+    prefix: Path,
+    *,
+    port: int,
+    auth: str,
+    post: str,
+    notification: str,
+    web_root: Path,
     rate_limit: str = "5r/s",
 ) -> Path:
     """Render the local nginx.conf and the gateway config into ``prefix``; returns nginx.conf."""
@@ -51,24 +65,31 @@ def write_gateway_config(
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / temp).mkdir(exist_ok=True)
     gateway = {
-        "GATEWAY_PORT": str(port), "AUTH_UPSTREAM": auth, "POST_UPSTREAM": post,
-        "NOTIFICATION_UPSTREAM": notification, "WEB_ROOT": str(web_root),
+        "GATEWAY_PORT": str(port),
+        "AUTH_UPSTREAM": auth,
+        "POST_UPSTREAM": post,
+        "NOTIFICATION_UPSTREAM": notification,
+        "WEB_ROOT": str(web_root),
         "AUTH_RATE_LIMIT": rate_limit,
     }
-    (prefix / "gateway.conf").write_text(
-        render(NGINX_TEMPLATES / "gateway.conf.template", gateway)
-    )
+    (prefix / "gateway.conf").write_text(render(NGINX_TEMPLATES / "gateway.conf.template", gateway))
     main = prefix / "nginx.conf"
-    main.write_text(render(NGINX_TEMPLATES / "nginx.local.conf.template",
-                           {"NGINX_PREFIX": str(prefix), "NGINX_MIME_TYPES": MIME_TYPES}))
+    main.write_text(
+        render(
+            NGINX_TEMPLATES / "nginx.local.conf.template",
+            {"NGINX_PREFIX": str(prefix), "NGINX_MIME_TYPES": MIME_TYPES},
+        )
+    )
     return main
 
 
 def write_s3_credentials(path: Path, access_key: str, secret_key: str) -> None:
     """SeaweedFS keeps auth only from a config file (env keys are lost on restart)."""
-    identity = {"name": "soflite", "credentials": [{"accessKey": access_key,
-                                                    "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "List", "Tagging", "Write"]}
+    identity = {
+        "name": "soflite",
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+    }
     path.write_text(json.dumps({"identities": [identity]}, indent=2))
 
 
@@ -85,17 +106,23 @@ def main() -> None:
     (DATA / "mongo").mkdir(exist_ok=True)
     (DATA / "s3").mkdir(exist_ok=True)
 
-    subprocess.run([sys.executable, "-m", "auth_service", "keygen"], cwd=ROOT, env=env,
-                   check=True)
-    write_s3_credentials(DATA / "s3-auth.json", env.get("S3_ACCESS_KEY", "soflite-dev"),
-                         env.get("S3_SECRET_KEY", "soflite-dev-secret"))
+    subprocess.run([sys.executable, "-m", "auth_service", "keygen"], cwd=ROOT, env=env, check=True)
+    write_s3_credentials(
+        DATA / "s3-auth.json",
+        env.get("S3_ACCESS_KEY", "soflite-dev"),
+        env.get("S3_SECRET_KEY", "soflite-dev-secret"),
+    )
     gateway_port = int(env.get("GATEWAY_PORT", "8080"))
     web_root = ROOT / "web" / "dist"
     if not (web_root / "index.html").exists():
         print("web/dist is missing: the API works, the web app needs `make web`", file=sys.stderr)
     write_gateway_config(
-        DATA / "nginx", port=gateway_port, auth="127.0.0.1:8001", post="127.0.0.1:8002",
-        notification="127.0.0.1:8003", web_root=web_root,
+        DATA / "nginx",
+        port=gateway_port,
+        auth="127.0.0.1:8001",
+        post="127.0.0.1:8002",
+        notification="127.0.0.1:8003",
+        web_root=web_root,
         rate_limit=env.get("AUTH_RATE_LIMIT", "5r/s"),
     )
 
@@ -106,11 +133,16 @@ def main() -> None:
         print("no RabbitMQ on 127.0.0.1:5672: starting one")
         processes.insert(0, "rabbitmq")
     # The management UI (http://127.0.0.1:15672, guest/guest); works on a running node too.
-    subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"]
-                   + ([] if "rabbitmq" not in processes else ["--offline"]),
-                   env=env, check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["rabbitmq-plugins", "enable", "rabbitmq_management"]
+        + ([] if "rabbitmq" not in processes else ["--offline"]),
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
 
-    print(f"""
+    print(
+        f"""
 Stack Overflow Lite is starting:
   app          http://127.0.0.1:{gateway_port}/
   API docs     http://127.0.0.1:{gateway_port}/api/auth/docs
@@ -118,10 +150,12 @@ Stack Overflow Lite is starting:
                http://127.0.0.1:{gateway_port}/api/notification/docs
   RabbitMQ UI  http://127.0.0.1:15672/  (guest / guest)
 Ctrl-C stops everything started here; data stays in .data/.
-""", flush=True)
+""",
+        flush=True,
+    )
     honcho = shutil.which("honcho", path=env["PATH"])
     os.chdir(ROOT)
-    os.execve(honcho, [honcho, "-f", "Procfile", "start", *processes], env)
+    os.execve(honcho, [honcho, "-f", "Procfile", "start", *processes], env)  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -1,0 +1,109 @@
+"""Shared fixtures: the real servers (started once per test run) and unique names per test."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from auth_service.tokens import TokenIssuer, ensure_key_pair
+from tests.support.processes import RabbitNode, start_mongo, start_s3
+
+ISSUER = "soflite-auth"
+AUDIENCE = "soflite"
+S3_ACCESS_KEY = "test-access"
+S3_SECRET_KEY = "test-secret-key"
+
+
+@dataclass(frozen=True)
+class Keys:
+    private: Path
+    public: Path
+
+
+@dataclass(frozen=True)
+class S3:
+    endpoint: str
+    access_key: str = S3_ACCESS_KEY
+    secret_key: str = S3_SECRET_KEY
+
+
+@dataclass(frozen=True)
+class Names:
+    """Database, exchange, queue and bucket names no other test (or `make run`) uses."""
+
+    suffix: str
+
+    @property
+    def auth_db(self) -> str:
+        return f"auth_{self.suffix}"
+
+    @property
+    def posts_db(self) -> str:
+        return f"posts_{self.suffix}"
+
+    @property
+    def notifications_db(self) -> str:
+        return f"notifications_{self.suffix}"
+
+    @property
+    def exchange(self) -> str:
+        return f"test.events.{self.suffix}"
+
+    @property
+    def queue(self) -> str:
+        return f"test.notification.{self.suffix}"
+
+    @property
+    def bucket(self) -> str:
+        return f"snippets-{self.suffix}"
+
+    @property
+    def cleaner_queue(self) -> str:
+        return f"test.cleaner.{self.suffix}"
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def mongo_url():
+    proc, url = start_mongo("mongo")
+    yield url
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    proc, endpoint = start_s3("s3", tmp_path_factory.mktemp("s3"), S3_ACCESS_KEY, S3_SECRET_KEY)
+    yield S3(endpoint)
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit(tmp_path_factory, run_id):
+    """The run's own RabbitMQ node: no collision with the shared broker or `make run`."""
+    node = RabbitNode(f"soltest-{run_id}", tmp_path_factory.mktemp("rabbit")).start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory) -> Keys:
+    folder = tmp_path_factory.mktemp("keys")
+    keys = Keys(folder / "private.pem", folder / "public.pem")
+    ensure_key_pair(keys.private, keys.public)
+    return keys
+
+
+@pytest.fixture(scope="session")
+def issuer(keys) -> TokenIssuer:
+    return TokenIssuer(keys.private.read_bytes(), ISSUER, AUDIENCE, timedelta(minutes=10))
+
+
+@pytest.fixture
+def names() -> Names:
+    return Names(uuid.uuid4().hex[:10])

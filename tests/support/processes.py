@@ -1,0 +1,293 @@
+"""Real servers as child processes, each on free ports with its own data, logs in .artifacts/.
+
+Nothing here is a mock: MongoDB-wire (secantusdb), S3 (SeaweedFS), RabbitMQ, our services and
+nginx are started as they are in `make run`, only on ports and names no one else uses.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+ARTIFACTS = ROOT / ".artifacts"
+LOGS = ARTIFACTS / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str, every: float = 0.1):
+    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # keep polling; report the last error at the deadline
+            last_error = exc
+        time.sleep(every)
+    raise TimeoutError(f"{what} not reached in {timeout}s (last error: {last_error!r})")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own server)
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Process:
+    """A child process in its own process group, its output in .artifacts/logs/<name>.log."""
+
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOGS / f"{name}.log"
+        self._args = args
+        self._env = {
+            **os.environ,
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+            **(env or {}),
+        }
+        self._cwd = cwd
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> "Process":
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self._args,
+            env=self._env,
+            cwd=self._cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.running:
+            return
+        assert self.popen is not None
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_mongo(name: str) -> tuple[Process, str]:
+    port = free_port()
+    proc = Process(
+        name,
+        [
+            str(VENV_BIN / "secantusd-py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+        ],
+    )
+    proc.start()
+    wait_until(lambda: _port_open(port) or _died(proc), 30, "secantusdb listening")
+    _check_alive(proc)
+    return proc, f"mongodb://127.0.0.1:{port}"
+
+
+def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[Process, str]:
+    """SeaweedFS with every port it opens chosen free, so a running `make run` is no obstacle."""
+    from devstack import write_s3_credentials
+
+    data.mkdir(parents=True, exist_ok=True)
+    write_s3_credentials(data / "auth.json", access_key, secret_key)
+    ports = {
+        flag: free_port()
+        for flag in (
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "admin.port",
+            "admin.port.grpc",
+            "debug.port",
+            "s3.debug.port",
+            "webdav.port",
+        )
+    }
+    args = [
+        str(VENV_BIN / "weed"),
+        "mini",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={data / 'auth.json'}",
+        *(f"-{flag}={port}" for flag, port in ports.items()),
+    ]
+    proc = Process(name, args).start()
+    endpoint = f"127.0.0.1:{ports['s3.port']}"
+    wait_until(lambda: _port_open(ports["s3.port"]) or _died(proc), 60, "SeaweedFS S3 listening")
+    _check_alive(proc)
+    return proc, endpoint
+
+
+class RabbitNode:
+    """A private RabbitMQ node on its own ports and data folder (stoppable by a test)."""
+
+    def __init__(self, name: str, base: Path) -> None:
+        self.name = name
+        self.node = f"{name}@localhost"
+        self.port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        base.mkdir(parents=True, exist_ok=True)
+        base.chmod(0o777)  # the Debian wrapper runs the server as the rabbitmq user
+        for file, text in (("rabbitmq.conf", ""), ("enabled_plugins", "[].\n"), ("env.conf", "")):
+            (base / file).write_text(text)
+            (base / file).chmod(0o666)
+        self._env = {
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "env.conf"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        }
+        self.process: Process | None = None
+
+    def start(self) -> "RabbitNode":
+        self.process = Process(self.name, ["rabbitmq-server"], self._env).start()
+        wait_until(self._ready, 90, f"RabbitMQ node {self.node} started", every=0.5)
+        return self
+
+    def _ready(self) -> bool:
+        _check_alive(self.process)
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.node, "await_startup"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        return done.returncode == 0
+
+    def stop(self) -> None:
+        if self.process is None or not self.process.running:
+            return
+        subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.node, "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        self.process.popen.wait(30)
+
+    def ctl(self, *args: str) -> str:
+        done = subprocess.run(
+            ["rabbitmqctl", "-q", "-n", self.node, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    def queue_depth(self, queue: str) -> int:
+        for line in self.ctl("list_queues", "name", "messages").splitlines():
+            parts = line.split("\t")
+            if parts[0] == queue:
+                return int(parts[1])
+        raise LookupError(queue)
+
+
+def start_service(name: str, module: str, env: dict[str, str]) -> tuple[Process, str]:
+    """One of our services, as `python -m <module>`; returns it once /readyz answers 200."""
+    port = free_port()
+    proc = Process(
+        name, [sys.executable, "-m", module], {**env, "PORT": str(port), "HOST": "127.0.0.1"}
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{base}/readyz") or _died(proc), 60, f"{name} ready")
+    _check_alive(proc)
+    return proc, base
+
+
+def start_gateway(
+    name: str,
+    prefix: Path,
+    upstreams: dict[str, str],
+    rate_limit: str = "50r/s",
+) -> tuple[Process, str]:
+    from devstack import write_gateway_config
+
+    port = free_port()
+    conf = write_gateway_config(
+        prefix,
+        port=port,
+        auth=upstreams["auth"],
+        post=upstreams["post"],
+        notification=upstreams["notification"],
+        web_root=ROOT / "web" / "dist",
+        rate_limit=rate_limit,
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = Process(name, [nginx, "-p", str(prefix), "-c", str(conf)]).start()
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{base}/healthz") or _died(proc), 30, "gateway listening")
+    _check_alive(proc)
+    return proc, base
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _died(proc: Process | None) -> bool:
+    return proc is not None and proc.popen is not None and proc.popen.poll() is not None
+
+
+def _check_alive(proc: Process | None) -> None:
+    if _died(proc):
+        assert proc is not None
+        raise RuntimeError(f"{proc.name} exited; its log:\n{proc.log_text()[-3000:]}")
