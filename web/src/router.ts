@@ -49,7 +49,8 @@ router.beforeEach((to) => {
   if (to.meta.public && signedIn) return { name: 'home' }
 })
 
-router.afterEach((to) => {
+router.afterEach((to, _from, failure) => {
+  if (failure) return
   document.title = to.meta.title ? `${to.meta.title} · Stack Overflow Lite` : 'Stack Overflow Lite'
 })
 

@@ -16,7 +16,10 @@ const bearerToken: Middleware = {
     // session is gone (expired or revoked), so start over at the sign-in page.
     if (response.status === 401 && schemaPath !== '/api/signin') {
       endSession()
-      await router.push(signInFirst(router.currentRoute.value.fullPath))
+      // During the first navigation its own guard now sends the visitor to sign-in.
+      await router.isReady()
+      const { meta, fullPath } = router.currentRoute.value
+      if (!meta.public) await router.push(signInFirst(fullPath))
     }
     return response
   },
