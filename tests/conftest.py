@@ -84,11 +84,12 @@ def s3(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def rabbit(tmp_path_factory, run_id):
+def rabbit(run_id):
     """The run's own RabbitMQ node: no collision with the shared broker or `make run`."""
-    node = RabbitNode(f"soltest-{run_id}", tmp_path_factory.mktemp("rabbit")).start()
+    node = RabbitNode(f"soltest-{run_id}").start()
     yield node
     node.stop()
+    node.remove_data()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ProcessDied(RuntimeError):
+    """A server we wait for has exited: waiting longer cannot help."""
+
+
 def wait_until(check: Callable[[], object], timeout: float, what: str, every: float = 0.1):
     """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
@@ -37,6 +42,8 @@ def wait_until(check: Callable[[], object], timeout: float, what: str, every: fl
             result = check()
             if result:
                 return result
+        except ProcessDied:
+            raise
         except Exception as exc:  # keep polling; report the last error at the deadline
             last_error = exc
         time.sleep(every)
@@ -171,13 +178,17 @@ def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[P
 class RabbitNode:
     """A private RabbitMQ node on its own ports and data folder (stoppable by a test)."""
 
-    def __init__(self, name: str, base: Path) -> None:
+    def __init__(self, name: str, base: Path | None = None) -> None:
+        # The Debian wrapper runs the server as the rabbitmq user: its folder must be one that
+        # user can reach, so not under pytest's private (0700) temporary root.
+        base = base or Path(tempfile.mkdtemp(prefix=f"{name}-"))
         self.name = name
         self.node = f"{name}@localhost"
         self.port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         base.mkdir(parents=True, exist_ok=True)
-        base.chmod(0o777)  # the Debian wrapper runs the server as the rabbitmq user
+        base.chmod(0o777)
+        self.base = base
         for file, text in (("rabbitmq.conf", ""), ("enabled_plugins", "[].\n"), ("env.conf", "")):
             (base / file).write_text(text)
             (base / file).chmod(0o666)
@@ -220,6 +231,9 @@ class RabbitNode:
             check=False,
         )
         self.process.popen.wait(30)
+
+    def remove_data(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
 
     def ctl(self, *args: str) -> str:
         done = subprocess.run(
@@ -290,4 +304,4 @@ def _died(proc: Process | None) -> bool:
 def _check_alive(proc: Process | None) -> None:
     if _died(proc):
         assert proc is not None
-        raise RuntimeError(f"{proc.name} exited; its log:\n{proc.log_text()[-3000:]}")
+        raise ProcessDied(f"{proc.name} exited; its log:\n{proc.log_text()[-3000:]}")

@@ -1,0 +1,113 @@
+"""docker-compose.yml follows the Compose Specification and runs every process safely."""
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.deploy.conftest import INTERPOLATION, settings_for
+
+SCHEMA = json.loads((Path(__file__).parent / "vendor" / "compose-spec.json").read_text())
+# A tag with a version number in it: mongo:8.0.4, minio/minio:RELEASE.2025-..., not mongo:latest.
+PINNED = re.compile(r"^[\w./-]+:(?!latest$)[\w.-]*\d[\w.-]*$")
+SECRET_NAME = re.compile(r"PASS|SECRET|ACCESS_KEY|ROOT_USER|DEFAULT_USER")
+
+
+def test_validates_against_the_compose_specification(compose):
+    jsonschema.Draft201909Validator(SCHEMA).validate(compose.model)
+
+
+def test_the_schema_check_is_not_vacuous(compose):
+    broken = {**compose.model, "services": {"x": {"image": "a:1", "helthcheck": {}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft201909Validator(SCHEMA).validate(broken)
+
+
+def one_shot_jobs(compose) -> set[str]:
+    """Services others wait for with service_completed_successfully (they exit, by design)."""
+    return {
+        dependency
+        for service in compose.services.values()
+        for dependency, condition in service.get("depends_on", {}).items()
+        if condition["condition"] == "service_completed_successfully"
+    }
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    jobs = one_shot_jobs(compose)
+    for name, service in compose.services.items():
+        if name in jobs:
+            assert service.get("restart") == "no", f"{name} is a one-shot job: restart: 'no'"
+            continue
+        test = service.get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
+
+
+def test_dependencies_wait_for_health_not_for_start(compose):
+    for name, service in compose.services.items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions"
+        for dependency, condition in depends_on.items():
+            expected = (
+                "service_completed_successfully"
+                if dependency in one_shot_jobs(compose)
+                else "service_healthy"
+            )
+            assert condition == {"condition": expected}, f"{name} -> {dependency}"
+
+
+def test_every_pulled_image_is_pinned_and_built_ones_are_tagged(compose):
+    for name, service in compose.services.items():
+        image = service["image"]
+        if service.get("build"):  # built here: any explicit tag but latest (SOFLITE_VERSION)
+            assert re.fullmatch(r"[\w./-]+:(?!latest$)[\w.-]+", image), f"{name}: {image}"
+        else:
+            assert PINNED.match(image), f"{name}: {image} is not pinned to a version"
+
+
+def test_exactly_one_celery_beat(compose):
+    beats = [name for name in compose.services if "beat" in compose.command(name)]
+    assert len(beats) == 1
+    assert compose.services[beats[0]].get("deploy", {}).get("replicas", 1) == 1
+
+
+def test_notification_service_can_be_scaled(compose):
+    # `docker compose up --scale notification-service=3` fails on fixed names or host ports.
+    service = compose.services["notification-service"]
+    assert "container_name" not in service and "ports" not in service
+
+
+def test_no_credentials_are_written_in_the_file(compose):
+    for name, service in compose.raw["services"].items():
+        for key, value in service.get("environment", {}).items():
+            value = str(value)
+            if SECRET_NAME.search(key):
+                assert INTERPOLATION.fullmatch(value), f"{name}: {key} must come from .env"
+            # In a URL, user and password are both ${...}: amqp://${USER}:${PASSWORD}@host
+            if userinfo := re.search(r"://([^@/]*)@", INTERPOLATION.sub("${}", value)):
+                assert userinfo[1] == "${}:${}", f"{name}: {key} must take them from .env"
+
+
+def test_our_processes_run_as_non_root_on_a_read_only_filesystem(compose):
+    for name, service in compose.services.items():
+        if service.get("build"):
+            assert service.get("read_only") is True and service.get("cap_drop") == ["ALL"], name
+
+
+def test_gateway_is_the_only_published_app_port_and_uis_stay_on_loopback(compose):
+    for name, service in compose.services.items():
+        for port in service.get("ports", []):
+            if name == "gateway":
+                assert port == f"{compose.env_example['GATEWAY_PORT']}:8080"
+            else:
+                assert port.startswith("127.0.0.1:"), f"{name} publishes {port} to the network"
+
+
+def test_python_services_use_the_root_image_with_their_own_command(compose):
+    ours = [name for name in compose.services if settings_for(compose.command(name))]
+    assert {compose.services[name]["image"] for name in ours} == {
+        f"soflite/services:{compose.env_example['SOFLITE_VERSION']}"
+    }
+    assert all(compose.services[name]["build"] == "." for name in ours)

@@ -1,0 +1,82 @@
+"""The two Dockerfiles: lint-clean, pinned, and building the way `make` does."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import ROOT
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+SERVICES = ROOT / "Dockerfile"
+GATEWAY = ROOT / "deploy" / "gateway" / "Dockerfile"
+DOCKERFILES = [SERVICES, GATEWAY]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_hadolint_finds_nothing(dockerfile):
+    # Default threshold: any finding, down to "info", fails.
+    result = subprocess.run(
+        [str(HADOLINT), "--no-color", str(dockerfile)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def base_images(dockerfile: Path) -> list[str]:
+    text = dockerfile.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.M))
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", text, re.M))
+    images = []
+    for image in re.findall(r"^FROM (\S+)", text, re.M):
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], image)
+        if image not in stages:
+            images.append(image)
+    return images
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_base_images_are_pinned_to_a_patch_version(dockerfile):
+    for image in base_images(dockerfile):
+        assert re.search(r":\d+\.\d+\.\d+", image), f"{image} is not pinned to x.y.z"
+
+
+def test_builds_use_the_same_locked_installs_as_make():
+    makefile = (ROOT / "Makefile").read_text()
+    services, gateway = SERVICES.read_text(), GATEWAY.read_text()
+    for step, dockerfile in (
+        ("uv sync --frozen", services),
+        ("npm ci", gateway),
+        ("npm run build", gateway),
+    ):
+        assert step in makefile, f"make no longer runs `{step}`: update the Dockerfiles"
+        assert step in dockerfile, f"the image must build with `{step}`, as make does"
+    # ... and the services image leaves the dev-stack and test groups out.
+    assert "--no-default-groups" in services
+
+
+def test_uv_in_the_image_is_the_uv_make_installs():
+    make_uv = re.search(r'"uv==([\d.]+)"', (ROOT / "Makefile").read_text())
+    assert make_uv, "the Makefile no longer pins uv"
+    assert f"ghcr.io/astral-sh/uv:{make_uv[1]} " in SERVICES.read_text()
+
+
+def test_the_image_copies_every_python_package_and_the_context_lets_it_in():
+    packages = sorted(
+        p.name
+        for p in ROOT.iterdir()
+        if (p / "__init__.py").is_file() and p.name not in ("tests", "scripts")
+    )
+    dockerfile = SERVICES.read_text()
+    dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, f"{package} is not in the image"
+        assert f"!{package}/" in dockerignore, f".dockerignore keeps {package} out"
+
+
+def test_both_images_run_as_a_numeric_non_root_user():
+    # Numeric, so Kubernetes' runAsNonRoot can check it without reading /etc/passwd.
+    for dockerfile in DOCKERFILES:
+        users = re.findall(r"^USER (\S+)", dockerfile.read_text(), re.M)
+        assert users and re.fullmatch(r"[1-9]\d*(:\d+)?", users[-1]), dockerfile

@@ -1,0 +1,100 @@
+"""Each service in-process (its real lifespan) against the real MongoDB, S3 and RabbitMQ."""
+
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from auth_service.app import create_app as auth_app
+from auth_service.settings import AuthSettings
+from notification_service.app import create_app as notification_app
+from notification_service.settings import NotificationSettings
+from post_service.app import create_app as post_app
+from post_service.settings import PostSettings
+from tests.conftest import AUDIENCE, ISSUER
+
+
+@asynccontextmanager
+async def serve_in_process(app):
+    async with LifespanManager(app, startup_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            client.app = app
+            yield client
+
+
+@pytest.fixture
+def auth_settings(mongo_url, keys, names) -> AuthSettings:
+    return AuthSettings(
+        mongo_url=mongo_url,
+        mongo_db=names.auth_db,
+        bcrypt_rounds=4,
+        jwt_private_key_file=keys.private,
+        jwt_public_key_file=keys.public,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+    )
+
+
+@pytest.fixture
+def post_settings(mongo_url, s3, rabbit, keys, names) -> PostSettings:
+    return PostSettings(
+        mongo_url=mongo_url,
+        mongo_db=names.posts_db,
+        rabbitmq_url=rabbit.url,
+        events_exchange=names.exchange,
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_bucket=names.bucket,
+        jwt_public_key_file=keys.public,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        outbox_poll_interval=0.2,
+        outbox_claim_timeout=1,
+    )
+
+
+@pytest.fixture
+def notification_settings(mongo_url, rabbit, keys, names) -> NotificationSettings:
+    return NotificationSettings(
+        mongo_url=mongo_url,
+        mongo_db=names.notifications_db,
+        rabbitmq_url=rabbit.url,
+        events_exchange=names.exchange,
+        notification_queue=names.queue,
+        delivery_limit=3,
+        jwt_public_key_file=keys.public,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+    )
+
+
+@pytest.fixture
+async def auth(auth_settings):
+    async with serve_in_process(auth_app(auth_settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def posts(post_settings):
+    async with serve_in_process(post_app(post_settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def notifications(notification_settings):
+    async with serve_in_process(notification_app(notification_settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def bearer(issuer):
+    """Authorization headers for a user id (tokens minted with the test key pair)."""
+
+    def headers(user_id: str, email: str | None = None) -> dict[str, str]:
+        token = issuer.mint(user_id, email or f"{user_id}@example.com")
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
