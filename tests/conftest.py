@@ -9,6 +9,7 @@ import pytest
 
 from auth_service.tokens import TokenIssuer, ensure_key_pair
 from tests.support.processes import RabbitNode, start_mongo, start_s3
+from tests.support.stack import Stack
 
 ISSUER = "soflite-auth"
 AUDIENCE = "soflite"
@@ -108,3 +109,22 @@ def issuer(keys) -> TokenIssuer:
 @pytest.fixture
 def names() -> Names:
     return Names(uuid.uuid4().hex[:10])
+
+
+@pytest.fixture(scope="session")
+def stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
+    """The whole system behind its gateway, shared by the end-to-end and browser tests."""
+    names = Names(f"e2e{run_id}")
+    system = Stack.configure(
+        "e2e",
+        mongo_url=mongo_url,
+        s3=s3,
+        rabbit_url=rabbit.url,
+        keys=keys,
+        names=names,
+        workdir=tmp_path_factory.mktemp("stack"),
+    )
+    try:
+        yield system.start()
+    finally:
+        system.stop()

@@ -54,6 +54,14 @@ def placeholders(text: str) -> set[str]:
     return {m["braced"] for m in string.Template.pattern.finditer(text) if m["braced"]}
 
 
+def image_env(dockerfile: Path) -> dict[str, str]:
+    """NAME=value pairs of a Dockerfile's ENV instructions (its last stage's defaults)."""
+    text = dockerfile.read_text().replace("\\\n", " ")
+    last_stage = text.rsplit("\nFROM ", 1)[-1]
+    pairs = re.findall(r"^ENV (.+)$", last_stage, re.M)
+    return dict(word.split("=", 1) for line in pairs for word in line.split())
+
+
 @dataclass(frozen=True)
 class SettingsInfo:
     """The settings class one of our processes reads, found from its command line."""

@@ -7,7 +7,7 @@ machine), and the values are accepted by the settings class as they are.
 
 import os
 
-from tests.deploy.conftest import INTERPOLATION, ROOT, placeholders, settings_for
+from tests.deploy.conftest import INTERPOLATION, ROOT, image_env, placeholders, settings_for
 
 GATEWAY_TEMPLATES = [
     ROOT / "deploy" / "nginx" / "gateway.conf.template",
@@ -70,14 +70,10 @@ def test_kubernetes_sets_exactly_what_each_process_reads(kubernetes, monkeypatch
 
 def test_gateway_gets_every_template_placeholder_and_nothing_else(compose, kubernetes):
     wanted = set().union(*(placeholders(path.read_text()) for path in GATEWAY_TEMPLATES))
-    image_env = set()
-    for line in (ROOT / "deploy" / "gateway" / "Dockerfile").read_text().splitlines():
-        for word in line.replace("ENV ", " ").replace("\\", " ").split():
-            if "=" in word and word.split("=")[0].isupper():
-                image_env.add(word.split("=")[0])
+    image_defaults = set(image_env(ROOT / "deploy" / "gateway" / "Dockerfile"))
     k8s_env = set(kubernetes.kind("ConfigMap")["gateway"]["data"])
     for where, env in (("compose", set(compose.environment("gateway"))), ("k8s", k8s_env)):
-        assert env | image_env >= wanted, f"{where} gateway lacks {wanted - env - image_env}"
+        assert env | image_defaults >= wanted, f"{where} lacks {wanted - env - image_defaults}"
         assert env <= wanted, f"{where} gateway sets {env - wanted}, no template reads them"
 
 

@@ -1,0 +1,129 @@
+"""The product through its one entry point, the nginx gateway, with every part real."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+from pymongo import MongoClient
+
+from auth_service.tokens import TokenIssuer
+from tests.conftest import AUDIENCE, ISSUER
+from tests.support.processes import wait_until
+from tests.support.stack import User
+
+CODE = 'fn main() {\n    println!("<script>alert(1)</script> & \\u{1F600}");\n}\n'
+
+
+def unique_email(who: str) -> str:
+    return f"{who}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def test_two_users_post_notify_open_read_and_clean(stack, mongo_url):
+    a, b = User(stack.gateway, unique_email("a")), User(stack.gateway, unique_email("b"))
+    a.sign_up()
+    b_id = b.sign_up()["id"]
+    a.sign_in(), b.sign_in()
+
+    posted_at = time.monotonic()
+    post = a.post("How do I print in Rust?", code=CODE, language="rust")
+    assert post["code"] == CODE
+
+    feed_b = b.feed()
+    assert post["id"] in [p["id"] for p in feed_b]
+    assert post["id"] not in [p["id"] for p in a.feed()]
+
+    def notified():
+        return next((n for n in b.notifications() if n["post_id"] == post["id"]), None)
+
+    note = wait_until(notified, 10, "B notified of A's post", every=0.05)
+    print(f"post to notification through the gateway: {time.monotonic() - posted_at:.3f}s")
+    assert note["author_email"] == a.email and note["read"] is False
+    assert post["id"] not in [n["post_id"] for n in a.notifications()]
+
+    opened = b.http.get(f"/api/post/{note['post_id']}")
+    assert opened.status_code == 200
+    assert opened.json()["code"] == CODE
+
+    assert b.http.post(f"/api/notification/{note['id']}/read").status_code == 204
+    assert next(n for n in b.notifications() if n["id"] == note["id"])["read"] is True
+
+    stack.start_cleaner(max_age=1, interval=1)
+    try:
+        wait_until(lambda: notified() is None, 30, "the cleaner deleted the notification")
+        reads = MongoClient(mongo_url)[stack.databases["notification"]]["reads"]
+        assert reads.count_documents({"user_id": b_id}) == 0  # its read state went with it
+        beat_log = stack.processes["cleaner-beat"].log_text()
+        assert "cleaner.delete_old_notifications" in beat_log
+        assert "old notifications deleted" in stack.processes["cleaner-worker"].log_text()
+    finally:
+        for name in ("cleaner-beat", "cleaner-worker"):
+            stack.processes.pop(name).stop()
+
+
+def test_one_request_can_be_followed_from_gateway_to_stored_notification(stack):
+    a = User(stack.gateway, unique_email("a"))
+    a.sign_up(), a.sign_in()
+    answer = a.http.post("/api/post", json={"text": "trace me"})
+    request_id = answer.headers["X-Request-ID"]
+    post_id = answer.json()["id"]
+
+    def traced():
+        log = stack.processes["notification"].log_text()
+        return any(
+            request_id in line and post_id in line and "notification stored" in line
+            for line in log.splitlines()
+        )
+
+    wait_until(traced, 10, "the consumer's log line carrying the gateway's request id")
+    assert request_id in stack.processes["gateway"].log_text()
+    assert any(
+        request_id in line and "post created" in line
+        for line in stack.processes["post"].log_text().splitlines()
+    )
+
+
+def test_bad_input_gets_a_4xx_never_a_500(stack, keys):
+    gateway = httpx.Client(base_url=stack.gateway, timeout=10)
+    user = User(stack.gateway, unique_email("bad"))
+    user.sign_up(), user.sign_in()
+    json_headers = {"content-type": "application/json"}
+
+    cases = [
+        ("POST", "/api/signup", {"content": b"{not json", "headers": json_headers}, 422),
+        ("POST", "/api/signup", {"json": {"email": 5, "password": ["x"]}}, 422),
+        ("POST", "/api/signup", {"json": {"email": {"$gt": ""}, "password": "password1"}}, 422),
+        ("POST", "/api/signin", {"json": {"email": {"$gt": ""}, "password": {"$ne": 1}}}, 422),
+        ("POST", "/api/signup", {"json": {"email": unique_email("x"), "password": "y" * 73}}, 422),
+        ("POST", "/api/signin", {"json": {"email": user.email, "password": "y" * 73}}, 401),
+    ]
+    for method, path, kwargs, expected in cases:
+        answer = gateway.request(method, path, **kwargs)
+        assert answer.status_code == expected, (path, kwargs, answer.text)
+        assert answer.json()["detail"]
+
+    authed = [
+        ("POST", "/api/post", {"content": b'{"text": ', "headers": json_headers}, 422),
+        ("POST", "/api/post", {"json": {"text": ["not", "text"]}}, 422),
+        ("POST", "/api/post", {"json": {"text": "t", "code": "x" * (64 * 1024 + 1)}}, 413),
+        ("POST", "/api/post", {"json": {"text": "t", "code": "x" * (300 * 1024)}}, 413),
+        ("GET", "/api/post/not-an-id", {}, 404),
+        ("GET", "/api/post?limit=-1", {}, 422),
+        ("GET", "/api/notification?cursor=%7B%22%24gt%22%3A1%7D", {}, 422),
+        ("POST", "/api/notification/zzz/read", {}, 404),
+        ("GET", "/api/nowhere", {}, 404),
+    ]
+    for method, path, kwargs, expected in authed:
+        answer = user.http.request(method, path, **kwargs)
+        assert answer.status_code == expected, (path, answer.status_code, answer.text[:200])
+
+    # Signed with the real key, but expired; unsigned (alg: none); signature altered.
+    expired = TokenIssuer(keys.private.read_bytes(), ISSUER, AUDIENCE, timedelta(seconds=-30)).mint(
+        "u", "u@example.com"
+    )
+    none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + user.token.split(".")[1] + "."
+    forged = user.token[:-4] + ("AAAA" if not user.token.endswith("AAAA") else "BBBB")
+    for token in [expired, none_alg, forged, "garbage"]:
+        for path in ["/api/post", "/api/notification", "/api/notification/unread-count"]:
+            answer = gateway.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 401, (token[:20], path)
