@@ -127,3 +127,44 @@ def test_bad_input_gets_a_4xx_never_a_500(stack, keys):
         for path in ["/api/post", "/api/notification", "/api/notification/unread-count"]:
             answer = gateway.get(path, headers={"Authorization": f"Bearer {token}"})
             assert answer.status_code == 401, (token[:20], path)
+
+
+def test_gateway_slows_down_password_guessing(stack):
+    strict = stack.start_gateway("strict-gateway", rate_limit="1r/s")
+    try:
+        body = {"email": "nobody@example.com", "password": "guess-guess"}
+        codes = [
+            httpx.post(f"{strict}/api/signin", json=body, timeout=10).status_code for _ in range(25)
+        ]
+    finally:
+        stack.processes.pop("strict-gateway").stop()
+    assert codes[0] == 401
+    assert codes.count(429) >= 10  # 1 r/s with a burst of 10: the rest are refused
+
+
+def test_gateway_serves_api_docs_and_security_headers(stack):
+    gateway = httpx.Client(base_url=stack.gateway, timeout=10)
+    for service in ("auth", "post", "notification"):
+        assert gateway.get(f"/api/{service}/docs").status_code == 200
+        spec = gateway.get(f"/api/{service}/openapi.json")
+        assert spec.status_code == 200
+        assert all(
+            path.startswith(("/api/", "/healthz", "/readyz")) for path in spec.json()["paths"]
+        )
+    answer = gateway.get("/healthz")
+    for header in (
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Content-Security-Policy",
+        "Referrer-Policy",
+        "X-Request-ID",
+    ):
+        assert header in answer.headers, header
+    assert "nginx/" not in answer.headers.get("server", "")
+
+
+def test_every_service_reports_health_and_readiness(stack):
+    for service in ("auth", "post", "notification"):
+        assert httpx.get(f"{stack.urls[service]}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{stack.urls[service]}/readyz")
+        assert ready.status_code == 200, (service, ready.text)

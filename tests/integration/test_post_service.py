@@ -1,4 +1,6 @@
+import asyncio
 import json
+from datetime import timedelta
 
 import aio_pika
 import pytest
@@ -7,6 +9,7 @@ from minio import Minio
 from pymongo import AsyncMongoClient
 
 from common.events import POST_CREATED_V1, PostCreated
+from common.pagination import utc_now
 from post_service.api import MAX_CODE_BYTES
 from tests.support.polling import eventually
 
@@ -165,3 +168,22 @@ async def test_readiness_reports_each_dependency(posts):
         return (await posts.get("/readyz")).json()["checks"]["broker"] == "ok"
 
     await eventually(broker_ok)
+
+
+async def test_concurrent_relays_claim_each_due_event_once(posts):
+    """Several replicas run a relay each: a due event goes to exactly one of them."""
+    store = posts.app.state.posts
+    await posts.app.state.relay.stop()  # only the claims below compete
+    for i in range(20):
+        post = {"_id": ObjectId(), "author_id": "a", "text": f"{i}", "created_at": utc_now()}
+        await store.insert(post, {"event": i}, correlation=None)
+
+    async def relay() -> list[ObjectId]:
+        claimed = []
+        while doc := await store.claim_due_event(timedelta(minutes=1)):
+            claimed.append(doc["_id"])
+        return claimed
+
+    first, second, third = await asyncio.gather(relay(), relay(), relay())
+    assert len(first) + len(second) + len(third) == 20
+    assert len(set(first) | set(second) | set(third)) == 20
