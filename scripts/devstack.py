@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 NGINX_TEMPLATES = ROOT / "deploy" / "nginx"
@@ -100,7 +102,9 @@ def port_open(host: str, port: int) -> bool:
 
 
 def main() -> None:
-    env = os.environ.copy()
+    # .env (see .env.example) fills what the shell did not set, for devstack and every process.
+    dotenv = {k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}
+    env = {**dotenv, **os.environ}
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
     DATA.mkdir(exist_ok=True)
     (DATA / "mongo").mkdir(exist_ok=True)
