@@ -79,6 +79,7 @@ class Broker:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
 import structlog
+import uvicorn
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -87,6 +88,4 @@ def create_service_app(
 
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Run under uvicorn with our logging (no second access log: ``log_request`` writes it)."""
-    import uvicorn
-
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)

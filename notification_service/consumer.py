@@ -14,6 +14,7 @@ import asyncio
 import stamina
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
+from aio_pika.exceptions import AMQPError
 from asgi_correlation_id import correlation_id
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -67,6 +68,14 @@ class PostCreatedConsumer:
             await self._channel.close()
 
     async def _subscribe(self) -> None:
+        # Retried: the broker may drop the connection while the topology is being declared.
+        async for attempt in stamina.retry_context(
+            on=AMQPError, attempts=None, timeout=None, wait_max=5.0
+        ):
+            with attempt:
+                await self._declare_and_consume()
+
+    async def _declare_and_consume(self) -> None:
         connection = await self._broker.connection()
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
