@@ -7,17 +7,15 @@ from auth_service.passwords import PasswordHasher
 from auth_service.settings import AuthSettings
 from auth_service.store import UserStore
 from auth_service.tokens import TokenIssuer
-from common.mongo import connect_mongo, ping, wait_for_mongo
+from common.mongo import open_database, ping
 from common.service import create_service_app
 
 
 def create_app(settings: AuthSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        mongo = connect_mongo(settings.mongo_url)
-        app.state.mongo = mongo
-        await wait_for_mongo(mongo)
-        app.state.users = UserStore(mongo[settings.mongo_db])
+        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
+        app.state.users = UserStore(db)
         await app.state.users.create_indexes()
         app.state.passwords = PasswordHasher(settings.bcrypt_rounds)
         app.state.tokens = TokenIssuer(
@@ -27,7 +25,7 @@ def create_app(settings: AuthSettings) -> FastAPI:
             ttl=settings.access_token_ttl,
         )
         yield
-        await mongo.close()
+        await app.state.mongo.close()
 
     app = create_service_app(
         name="auth",

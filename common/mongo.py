@@ -2,6 +2,7 @@
 
 import stamina
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
 
@@ -21,3 +22,10 @@ async def wait_for_mongo(client: AsyncMongoClient, timeout: float = 60.0) -> Non
     ):
         with attempt:
             await ping(client)
+
+
+async def open_database(url: str, name: str) -> tuple[AsyncMongoClient, AsyncDatabase]:
+    """A service's start-up: connect, wait for the server, and hand back its database."""
+    client = connect_mongo(url)
+    await wait_for_mongo(client)
+    return client, client[name]

@@ -6,12 +6,13 @@ pinning the algorithm list rejects ``alg: none`` and HMAC tokens signed with the
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from common.settings import TokenSettings
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["sub", "email", "exp", "iat", "iss", "aud"]
@@ -38,8 +39,10 @@ class TokenVerifier:
         self._audience = audience
 
     @classmethod
-    def from_file(cls, path: Path, issuer: str, audience: str) -> "TokenVerifier":
-        return cls(path.read_bytes(), issuer, audience)
+    def from_settings(cls, settings: TokenSettings) -> "TokenVerifier":
+        return cls(
+            settings.jwt_public_key_file.read_bytes(), settings.jwt_issuer, settings.jwt_audience
+        )
 
     def verify(self, token: str) -> Principal:
         try:

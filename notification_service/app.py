@@ -3,7 +3,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.messaging import Broker
-from common.mongo import connect_mongo, ping, wait_for_mongo
+from common.mongo import open_database, ping
 from common.service import create_service_app
 from common.tokens import TokenVerifier
 from notification_service.api import router
@@ -15,13 +15,9 @@ from notification_service.store import NotificationStore
 def create_app(settings: NotificationSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.token_verifier = TokenVerifier.from_file(
-            settings.jwt_public_key_file, settings.jwt_issuer, settings.jwt_audience
-        )
-        mongo = connect_mongo(settings.mongo_url)
-        app.state.mongo = mongo
-        await wait_for_mongo(mongo)
-        app.state.notifications = NotificationStore(mongo[settings.mongo_db])
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
+        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
+        app.state.notifications = NotificationStore(db)
         await app.state.notifications.create_indexes()
         app.state.broker = broker = Broker(settings.rabbitmq_url, name="notification_service")
         consumer = None
@@ -40,7 +36,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         if consumer is not None:
             await consumer.stop()
         await broker.close()
-        await mongo.close()
+        await app.state.mongo.close()
 
     def informational(app: FastAPI):
         # Serving notifications needs only MongoDB; the consumer's broker link is reported.

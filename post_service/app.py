@@ -3,7 +3,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from common.messaging import Broker, EventPublisher
-from common.mongo import connect_mongo, ping, wait_for_mongo
+from common.mongo import open_database, ping
 from common.service import create_service_app
 from common.tokens import TokenVerifier
 from post_service.api import router
@@ -16,13 +16,9 @@ from post_service.store import PostStore
 def create_app(settings: PostSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.token_verifier = TokenVerifier.from_file(
-            settings.jwt_public_key_file, settings.jwt_issuer, settings.jwt_audience
-        )
-        mongo = connect_mongo(settings.mongo_url)
-        app.state.mongo = mongo
-        await wait_for_mongo(mongo)
-        app.state.posts = PostStore(mongo[settings.mongo_db])
+        app.state.token_verifier = TokenVerifier.from_settings(settings)
+        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
+        app.state.posts = PostStore(db)
         await app.state.posts.create_indexes()
         app.state.snippets = SnippetStore(
             settings.s3_endpoint,
@@ -47,7 +43,7 @@ def create_app(settings: PostSettings) -> FastAPI:
         yield
         await app.state.relay.stop()
         await broker.close()
-        await mongo.close()
+        await app.state.mongo.close()
 
     app = create_service_app(
         name="post",

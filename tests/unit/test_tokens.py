@@ -14,7 +14,7 @@ from tests.conftest import AUDIENCE, ISSUER
 
 @pytest.fixture
 def verifier(keys) -> TokenVerifier:
-    return TokenVerifier.from_file(keys.public, ISSUER, AUDIENCE)
+    return TokenVerifier(keys.public.read_bytes(), ISSUER, AUDIENCE)
 
 
 def _claims(**over):
