@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from auth_service.tokens import TokenIssuer, ensure_key_pair
-from tests.support.processes import RabbitNode, start_mongo, start_s3
+from tests.support.processes import private_rabbit, start_mongo, start_s3
 from tests.support.stack import Stack
 
 ISSUER = "soflite-auth"
@@ -87,10 +87,8 @@ def s3(tmp_path_factory):
 @pytest.fixture(scope="session")
 def rabbit(run_id):
     """The run's own RabbitMQ node: no collision with the shared broker or `make run`."""
-    node = RabbitNode(f"soltest-{run_id}").start()
-    yield node
-    node.stop()
-    node.remove_data()
+    with private_rabbit(f"soltest-{run_id}") as node:
+        yield node
 
 
 @pytest.fixture(scope="session")

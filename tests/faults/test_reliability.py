@@ -9,16 +9,14 @@ import httpx
 import pytest
 
 from tests.conftest import Names
-from tests.support.processes import RabbitNode, wait_until
+from tests.support.processes import private_rabbit, wait_until
 from tests.support.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def broker(run_id):
-    node = RabbitNode(f"solfault-{run_id}").start()
-    yield node
-    node.stop()
-    node.remove_data()
+    with private_rabbit(f"solfault-{run_id}") as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

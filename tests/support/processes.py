@@ -14,7 +14,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,6 +252,17 @@ class RabbitNode:
             if parts[0] == queue:
                 return int(parts[1])
         raise LookupError(queue)
+
+
+@contextmanager
+def private_rabbit(name: str) -> Iterator[RabbitNode]:
+    """A RabbitMQ node of our own for the length of the ``with`` block, its data removed after."""
+    node = RabbitNode(name).start()
+    try:
+        yield node
+    finally:
+        node.stop()
+        node.remove_data()
 
 
 def start_service(name: str, module: str, env: dict[str, str]) -> tuple[Process, str]:
