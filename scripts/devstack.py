@@ -131,7 +131,8 @@ def main() -> None:
     )
 
     processes = list(PROCESSES)
-    if port_open("127.0.0.1", 5672):
+    rabbitmq_running = port_open("127.0.0.1", 5672)
+    if rabbitmq_running:
         print("using the RabbitMQ on 127.0.0.1:5672")
     else:
         print("no RabbitMQ on 127.0.0.1:5672: starting one")
@@ -139,7 +140,7 @@ def main() -> None:
     # The management UI (http://127.0.0.1:15672, guest/guest); works on a running node too.
     subprocess.run(
         ["rabbitmq-plugins", "enable", "rabbitmq_management"]
-        + ([] if "rabbitmq" not in processes else ["--offline"]),
+        + ([] if rabbitmq_running else ["--offline"]),
         env=env,
         check=False,
         stdout=subprocess.DEVNULL,

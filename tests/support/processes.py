@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devstack import port_open, write_gateway_config, write_s3_credentials
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / ".artifacts"
@@ -126,15 +128,13 @@ def start_mongo(name: str) -> tuple[Process, str]:
         ],
     )
     proc.start()
-    wait_until(lambda: _port_open(port) or _died(proc), 30, "secantusdb listening")
+    wait_until(lambda: port_open("127.0.0.1", port) or _died(proc), 30, "secantusdb listening")
     _check_alive(proc)
     return proc, f"mongodb://127.0.0.1:{port}"
 
 
 def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[Process, str]:
     """SeaweedFS with every port it opens chosen free, so a running `make run` is no obstacle."""
-    from devstack import write_s3_credentials
-
     data.mkdir(parents=True, exist_ok=True)
     write_s3_credentials(data / "auth.json", access_key, secret_key)
     ports = {
@@ -171,7 +171,11 @@ def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[P
     ]
     proc = Process(name, args).start()
     endpoint = f"127.0.0.1:{ports['s3.port']}"
-    wait_until(lambda: _port_open(ports["s3.port"]) or _died(proc), 60, "SeaweedFS S3 listening")
+    wait_until(
+        lambda: port_open("127.0.0.1", ports["s3.port"]) or _died(proc),
+        60,
+        "SeaweedFS S3 listening",
+    )
     _check_alive(proc)
     return proc, endpoint
 
@@ -283,8 +287,6 @@ def start_gateway(
     upstreams: dict[str, str],
     rate_limit: str = "50r/s",
 ) -> tuple[Process, str]:
-    from devstack import write_gateway_config
-
     port = free_port()
     conf = write_gateway_config(
         prefix,
@@ -301,12 +303,6 @@ def start_gateway(
     wait_until(lambda: http_ok(f"{base}/healthz") or _died(proc), 30, "gateway listening")
     _check_alive(proc)
     return proc, base
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _died(proc: Process | None) -> bool:
