@@ -2,7 +2,7 @@
 #   make run    the whole system on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/)
 #   make test   installs and starts what the tests need, then runs every test
 .DEFAULT_GOAL := help
-.PHONY: help install web openapi run test test-python test-web lint format clean
+.PHONY: help install web openapi run bench test test-python test-web lint format clean
 
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
@@ -10,6 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
 help:
 	@echo "make run    start the whole system (gateway on :8080, RabbitMQ UI on :15672)"
 	@echo "make test   install what tests need and run them all"
+	@echo "make bench  measure issue 7's figures on a private stack (report in .artifacts/bench/)"
 	@echo "make lint   ruff over the Python code"
 
 $(UV):
@@ -34,6 +35,10 @@ openapi: install
 
 run: install web
 	python scripts/devstack.py
+
+# Performance figures, each beside an anchor (bench/__main__.py); BENCH_ARGS="--help" lists flags.
+bench: install web
+	python -m bench $(BENCH_ARGS)
 
 lint: install
 	ruff check .

@@ -7,7 +7,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from common.pagination import utc_now
+from common.clock import utc_now
 
 
 class EmailTaken(Exception):

@@ -3,8 +3,8 @@ import asyncio
 import structlog
 
 from cleaner_worker.app import app, settings
+from common.clock import utc_now
 from common.mongo import connect_mongo
-from common.pagination import utc_now
 from notification_service.store import NotificationStore
 
 log = structlog.get_logger(__name__)

@@ -1,8 +1,10 @@
 """Service defaults: what every FastAPI service gets with one call.
 
 JSON logs, a request id on every request (taken from the gateway's ``X-Request-ID`` or made
-here), one log line per request, health endpoints and API docs under the service's own prefix
-(``/api/<name>/docs``) so the gateway can route them like the API.
+here), one log line per request, Prometheus metrics on ``/metrics`` (request latency per route,
+plus what the service registers itself), health endpoints and API docs under the service's own
+prefix (``/api/<name>/docs``) so the gateway can route them like the API. The gateway proxies
+only ``/api/``: health and metrics are for probes and scrapers inside the deployment.
 """
 
 import re
@@ -16,11 +18,14 @@ import uvicorn
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import ConnectionFailure
 
 from common.health import ReadinessCheck, health_router
 from common.logging import configure_logging
 from common.pagination import InvalidCursor
+
+LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
@@ -83,6 +88,9 @@ def create_service_app(
         return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
 
     app.include_router(health_router(readiness(app), informational(app)))
+    Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(
+        app, latency_lowr_buckets=LATENCY_BUCKETS
+    ).expose(app, include_in_schema=False)
     return app
 
 

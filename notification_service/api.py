@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from common.pagination import Limit, next_cursor, parse_object_id
 from common.tokens import CurrentUser
-from notification_service.store import NotificationStore
+from notification_service.store import UNREAD_CAP, NotificationStore
 
 router = APIRouter(prefix="/api/notification", tags=["notifications"])
 
@@ -28,7 +28,12 @@ class NotificationPage(BaseModel):
 
 
 class UnreadCount(BaseModel):
-    count: int
+    count: int = Field(
+        description=f"Unread among the newest {UNREAD_CAP} notifications: {UNREAD_CAP} reads as "
+        f"'{UNREAD_CAP - 1}+'",
+        ge=0,
+        le=UNREAD_CAP,
+    )
 
 
 class NotificationRequest(BaseModel):
@@ -86,9 +91,11 @@ async def create_notification(
     post = await store.known_post(body.post_id)
     if post is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
-    doc, created = await store.ensure_notification(post)
-    if not created:
+    if not await store.add([post]):
         response.status_code = status.HTTP_200_OK
+    doc = await store.for_post(post.id)
+    if doc is None:  # the cleaner deleted it in between
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
     read_ids = await store.read_ids(user.id, [doc["_id"]])
     return _out(doc, doc["_id"] in read_ids)
 

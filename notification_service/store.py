@@ -4,7 +4,7 @@
   never asks post_service).
 - ``notifications``: ONE per post, whoever reads it (fan-out on read): a post costs a constant
   number of writes however many users there are. ``post_id`` is unique, so a redelivered event
-  cannot create a second one.
+  cannot create a second one. ``seq`` numbers them in arrival order for bounded page reads.
 - ``reads``: per-user read state, one small document per (user, notification) opened.
 """
 
@@ -16,10 +16,16 @@ from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from common.clock import utc_now
 from common.events import PostSnapshot
-from common.pagination import NEWEST_FIRST, after_cursor, utc_now
+from common.pagination import SEQ_INDEX, Sequence, newest_first
+
+DUPLICATE_KEY = 11000
+# The badge counts unread notifications among the newest this many ("99+" past it), so the
+# count is one bounded read however many notifications exist.
+UNREAD_CAP = 100
 
 
 class NotificationStore:
@@ -27,10 +33,13 @@ class NotificationStore:
         self._posts = db["posts"]
         self._notifications = db["notifications"]
         self._reads = db["reads"]
+        self._sequence = Sequence(db, "notifications")
 
     async def create_indexes(self) -> None:
+        await self._sequence.create()
         await self._notifications.create_index("post_id", unique=True, name="one_per_post")
-        await self._notifications.create_index(NEWEST_FIRST, name="newest_first")
+        await self._notifications.create_index(SEQ_INDEX, name="by_seq")
+        await self._notifications.create_index("created_at", name="by_age")
         await self._reads.create_index(
             [("user_id", ASCENDING), ("notification_id", ASCENDING)],
             unique=True,
@@ -38,48 +47,49 @@ class NotificationStore:
         )
         await self._reads.create_index("notification_created_at", name="by_age")
 
-    async def record_post(self, post: PostSnapshot) -> None:
-        """Remember a post this service has been told of (idempotent)."""
-        await self._posts.update_one(
-            {"_id": post.id},
-            {"$setOnInsert": {**post.model_dump(exclude={"id"}), "seen_at": utc_now()}},
-            upsert=True,
-        )
-
     async def known_post(self, post_id: str) -> PostSnapshot | None:
         doc = await self._posts.find_one({"_id": post_id})
         if doc is None:
             return None
         return PostSnapshot(id=doc.pop("_id"), **doc)
 
-    async def ensure_notification(self, post: PostSnapshot) -> tuple[dict[str, Any], bool]:
-        """The notification for ``post``, created unless it exists; True when created now.
+    async def add(self, posts: list[PostSnapshot]) -> set[str]:
+        """Record each post and store its notification unless it exists; returns the post ids
+        whose notification was added now.
 
-        The unique index on ``post_id`` decides: of two concurrent deliveries one inserts and
-        the other reads what the first wrote.
+        Two unordered bulk inserts and one counter update per batch. Unique keys decide between
+        concurrent or repeated deliveries: a duplicate is skipped.
         """
-        doc = {
-            "_id": ObjectId(),
-            "post_id": post.id,
-            "author_id": post.author_id,
-            "author_email": post.author_email,
-            "preview": post.preview,
-            "created_at": post.created_at,
-        }
-        try:
-            await self._notifications.insert_one(doc)
-        except DuplicateKeyError:
-            existing = await self._notifications.find_one({"post_id": post.id})
-            if existing is None:  # deleted by the cleaner in between: nothing to return to
-                raise
-            return existing, False
-        return doc, True
+        if not posts:
+            return set()
+        seen_at = utc_now()
+        await _insert_new(
+            self._posts,
+            [{"_id": p.id, **p.model_dump(exclude={"id"}), "seen_at": seen_at} for p in posts],
+        )
+        last = await self._sequence.reserve(len(posts))
+        docs = [
+            {
+                "_id": ObjectId(),
+                "seq": last - len(posts) + 1 + i,
+                "post_id": post.id,
+                "author_id": post.author_id,
+                "author_email": post.author_email,
+                "preview": post.preview,
+                "created_at": post.created_at,
+            }
+            for i, post in enumerate(posts)
+        ]
+        added = await _insert_new(self._notifications, docs)
+        return {d["post_id"] for d in added}
+
+    async def for_post(self, post_id: str) -> dict[str, Any] | None:
+        return await self._notifications.find_one({"post_id": post_id})
 
     async def page_for(self, user_id: str, limit: int, cursor: str | None) -> list[dict]:
         """Notifications of other users' posts, newest first, ``limit + 1`` of them, each with
         ``read`` for this user."""
-        query = {"author_id": {"$ne": user_id}, **after_cursor(cursor)}
-        docs = await self._notifications.find(query).sort(NEWEST_FIRST).limit(limit + 1).to_list()
+        docs = await self._newest_for(user_id, limit + 1, cursor)
         read_ids = await self.read_ids(user_id, [d["_id"] for d in docs])
         return [{**d, "read": d["_id"] in read_ids} for d in docs]
 
@@ -90,10 +100,22 @@ class NotificationStore:
         return {d["notification_id"] async for d in found}
 
     async def unread_count(self, user_id: str) -> int:
-        total = await self._notifications.count_documents({"author_id": {"$ne": user_id}})
-        read = await self._reads.count_documents({"user_id": user_id})
-        # The cleaner deletes notifications before their reads: clamp that brief difference.
-        return max(0, total - read)
+        """Unread notifications among the newest ``UNREAD_CAP`` of others' posts."""
+        docs = await self._newest_for(user_id, UNREAD_CAP, None, projection={"_id": 1})
+        ids = [d["_id"] for d in docs]
+        return len(ids) - len(await self.read_ids(user_id, ids))
+
+    async def _newest_for(
+        self, user_id: str, limit: int, cursor: str | None, projection: dict | None = None
+    ) -> list[dict]:
+        return await newest_first(
+            self._notifications,
+            top=await self._sequence.current(),
+            limit=limit,
+            cursor=cursor,
+            where={"author_id": {"$ne": user_id}},
+            projection=projection,
+        )
 
     async def mark_read(self, notification_id: ObjectId, user_id: str) -> bool:
         """Mark read for this user only; False when there is no such notification for them."""
@@ -129,6 +151,19 @@ class NotificationStore:
             self._reads, {"notification_created_at": {"$lt": cutoff}}, batch_size
         )
         return notifications, reads
+
+
+async def _insert_new(collection: AsyncCollection, docs: list[dict]) -> list[dict]:
+    """Insert ``docs``, skipping those a unique key says exist; returns the ones inserted."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        skipped = {e["index"] for e in errors}
+        return [d for i, d in enumerate(docs) if i not in skipped]
+    return docs
 
 
 async def _delete_in_batches(collection: AsyncCollection, query: dict, batch_size: int) -> int:

@@ -11,8 +11,9 @@ from minio.error import MinioException
 from pydantic import BaseModel, Field, StringConstraints
 from urllib3.exceptions import HTTPError
 
+from common.clock import utc_now
 from common.events import PostCreated, PostSnapshot
-from common.pagination import Limit, next_cursor, parse_object_id, utc_now
+from common.pagination import Limit, next_cursor, parse_object_id
 from common.tokens import CurrentUser
 from post_service.outbox import OutboxRelay
 from post_service.snippets import SnippetStore
@@ -158,8 +159,9 @@ async def create_post(
             created_at=created_at,
         )
     )
+    correlation = correlation_id.get()
     try:
-        await posts.insert(doc, event.model_dump(mode="json"), correlation_id.get())
+        await posts.insert(doc, event.model_dump(mode="json"), correlation, relay.claim_timeout)
     except Exception:
         if key is not None:  # leave no orphan snippet behind
             try:
@@ -167,7 +169,7 @@ async def create_post(
             except STORAGE_ERRORS:
                 log.warning("orphan snippet left", key=key)
         raise
-    relay.wake()
+    relay.submit(post_id, event, correlation)
     log.info("post created", post_id=str(post_id), has_code=key is not None)
     return Post(
         id=str(post_id),

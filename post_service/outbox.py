@@ -1,22 +1,54 @@
-"""The outbox relay: publishes the events that posts carry, whenever the broker can take them.
+"""The outbox relay: publishes the event each post carries, once the broker has confirmed it.
 
-Every replica runs one. A new post wakes the local relay at once (low latency); a slow poll
-catches what another replica or an outage left pending. Claims are atomic per event, so several
-relays never publish the same event at the same time.
+- Fast path: right after the insert, the request hands the event to this replica's relay, which
+  publishes it (batched with whatever else is waiting, confirms awaited together) and marks the
+  batch published in one update by ``_id``. The insert claimed the event for ``claim_timeout``,
+  so no other replica touches it meanwhile.
+- Sweep: whatever was left behind (broker down, replica died, publish failed) falls due when its
+  claim runs out. One replica at a time holds the sweep lease and publishes due events in
+  batches; the query reads only pending events (a sparse index), never the whole collection.
+
+Delivery is at-least-once: an event may be published twice (a replica stalls past its claim,
+the lease moves while a sweep runs), and the idempotent consumer absorbs it. Nothing is lost:
+an event leaves the outbox only once the broker has confirmed it.
 """
 
 import asyncio
 import contextlib
+import os
+import socket
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from asgi_correlation_id import correlation_id
+from bson import ObjectId
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
 
+from common.clock import utc_now
 from common.events import PostCreated
 from common.messaging import Broker, EventPublisher
 from post_service.store import PostStore
 
 log = structlog.get_logger(__name__)
+
+PENDING_EVENTS = Gauge("outbox_pending_events", "Events stored and not yet published")
+PUBLISH_LATENCY = Histogram(
+    "outbox_publish_latency_seconds",
+    "From the post's insert to the broker's confirm of its event",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+PUBLISHED = Counter("outbox_published_events", "Events published and marked", ["path"])
+
+SWEEP_LEASE = "outbox-sweep"
+
+
+@dataclass(frozen=True)
+class Pending:
+    post_id: ObjectId
+    event: PostCreated
+    correlation: str | None
 
 
 class OutboxRelay:
@@ -27,60 +59,114 @@ class OutboxRelay:
         publisher: EventPublisher,
         poll_interval: timedelta,
         claim_timeout: timedelta,
+        batch_size: int = 500,
     ) -> None:
         self._store = store
         self._broker = broker
         self._publisher = publisher
         self._poll_interval = poll_interval.total_seconds()
-        self._claim_timeout = claim_timeout
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self.claim_timeout = claim_timeout
+        self._batch_size = batch_size
+        # Bounded: past it, events simply wait for the sweep.
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=10 * batch_size)
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self._publish_loop(), name="outbox-publish"),
+            asyncio.create_task(self._sweep_loop(), name="outbox-sweep"),
+        ]
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def stop(self, grace: float = 5.0) -> None:
+        """Publish what the fast path holds (up to ``grace`` seconds), then stop and hand the
+        sweep lease on."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # it expires by itself otherwise
+            await self._store.release_lease(SWEEP_LEASE, self._holder)
 
-    def wake(self) -> None:
-        self._wake.set()
+    def submit(self, post_id: ObjectId, event: PostCreated, correlation: str | None) -> None:
+        """Publish a just-stored event soon; if this replica cannot, the sweep will."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(Pending(post_id, event, correlation))
 
-    async def _run(self) -> None:
+    async def _publish_loop(self) -> None:
         while True:
-            self._wake.clear()
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self.drain()
+                await self.publish(batch, path="fast")
             except Exception:
-                log.exception("outbox relay pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                log.exception("outbox publish failed, the sweep will retry")
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
-    async def drain(self) -> int:
-        """Publish due events until none is left or the broker fails; returns how many."""
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("outbox sweep failed")
+            await asyncio.sleep(self._poll_interval)
+
+    async def sweep(self) -> int:
+        """Publish due events in batches while this replica holds the lease; returns how many.
+
+        The lease holder also reports the pending count (a read of the sparse index).
+        """
+        lease_ttl = max(self.claim_timeout, timedelta(seconds=3 * self._poll_interval))
+        if not await self._store.hold_lease(SWEEP_LEASE, self._holder, lease_ttl):
+            return 0
+        PENDING_EVENTS.set(await self._store.count_pending())
         published = 0
         while self._broker.is_connected:
-            claimed = await self._store.claim_due_event(self._claim_timeout)
-            if claimed is None:
+            due = await self._store.due_events(self._batch_size)
+            batch = [pending for doc in due if (pending := await self._pending(doc))]
+            done = await self.publish(batch, path="sweep")
+            published += done
+            if done < len(batch) or len(due) < self._batch_size:
                 break
-            outbox = claimed["outbox"]
-            token = correlation_id.set(outbox.get("correlation_id"))
-            try:
-                event = PostCreated.model_validate(outbox["event"])
-                try:
-                    await self._publisher.publish(event, outbox.get("correlation_id"))
-                except Exception as exc:
-                    log.warning(
-                        "event not published, will retry",
-                        event_id=event.event_id,
-                        attempts=outbox["attempts"],
-                        error=repr(exc),
-                    )
-                    break
-                await self._store.mark_published(claimed["_id"])
-                log.info("event published", event_id=event.event_id, post_id=event.post.id)
-                published += 1
-            finally:
-                correlation_id.reset(token)
+            if not await self._store.hold_lease(SWEEP_LEASE, self._holder, lease_ttl):
+                break
         return published
+
+    async def _pending(self, doc: dict) -> Pending | None:
+        outbox = doc["outbox"]
+        try:
+            event = PostCreated.model_validate(outbox["event"])
+        except ValidationError as exc:  # can never be published: keep it, out of the way
+            log.error("outbox event invalid, set aside", post_id=str(doc["_id"]), error=str(exc))
+            await self._store.mark_failed(doc["_id"], str(exc))
+            return None
+        return Pending(doc["_id"], event, outbox.get("correlation_id"))
+
+    async def publish(self, batch: list[Pending], path: str) -> int:
+        """Publish a batch with confirms awaited together; mark what the broker took."""
+        if not batch:
+            return 0
+        results = await asyncio.gather(*(self._publish_one(p) for p in batch))
+        confirmed = [p.post_id for p, ok in zip(batch, results, strict=True) if ok]
+        if confirmed:
+            await self._store.mark_published(confirmed)
+            PUBLISHED.labels(path).inc(len(confirmed))
+        return len(confirmed)
+
+    async def _publish_one(self, pending: Pending) -> bool:
+        correlation_id.set(pending.correlation)  # this task's own context
+        try:
+            await self._publisher.publish(pending.event, pending.correlation)
+        except Exception as exc:
+            log.warning(
+                "event not published, will retry", event_id=pending.event.event_id, error=repr(exc)
+            )
+            return False
+        PUBLISH_LATENCY.observe((utc_now() - pending.event.post.created_at).total_seconds())
+        log.info("event published", event_id=pending.event.event_id, post_id=pending.event.post.id)
+        return True

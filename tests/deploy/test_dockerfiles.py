@@ -66,7 +66,7 @@ def test_the_image_copies_every_python_package_and_the_context_lets_it_in():
     packages = sorted(
         p.name
         for p in ROOT.iterdir()
-        if (p / "__init__.py").is_file() and p.name not in ("tests", "scripts")
+        if (p / "__init__.py").is_file() and p.name not in ("tests", "scripts", "bench")
     )
     dockerfile = SERVICES.read_text()
     dockerignore = (ROOT / ".dockerignore").read_text().splitlines()

@@ -5,9 +5,9 @@ import aio_pika
 import pytest
 from bson import ObjectId
 
+from common.clock import utc_now
 from common.events import POST_CREATED_V1, PostCreated, PostSnapshot
 from common.messaging import Broker, EventPublisher
-from common.pagination import utc_now
 from notification_service.app import create_app
 from tests.integration.conftest import serve_in_process
 from tests.support.polling import eventually
@@ -207,7 +207,7 @@ async def test_create_notification_for_a_known_post_is_idempotent(
     assert again.status_code == 200
     assert again.json()["id"] == note["id"]
 
-    # Once the cleaner has removed it, the service still knows the post and can recreate it.
+    # Once the cleaner has removed it, the service still knows the post and can make it again.
     await notifications.app.state.notifications.delete_older_than(utc_now() + timedelta(1), 10)
     created = await notifications.post(
         "/api/notification", headers=bearer("bob"), json={"post_id": event.post.id}

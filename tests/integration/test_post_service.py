@@ -8,9 +8,11 @@ from bson import ObjectId
 from minio import Minio
 from pymongo import AsyncMongoClient
 
-from common.events import POST_CREATED_V1, PostCreated
-from common.pagination import utc_now
+from common.clock import utc_now
+from common.events import POST_CREATED_V1, PostCreated, PostSnapshot
+from common.messaging import EventPublisher
 from post_service.api import MAX_CODE_BYTES
+from post_service.outbox import OutboxRelay
 from tests.support.polling import eventually
 
 CODE = 'def hello():\n    return "<b>&amp;</b>"\n' + "\n".join(f"# line {i}" for i in range(20))
@@ -170,20 +172,45 @@ async def test_readiness_reports_each_dependency(posts):
     await eventually(broker_ok)
 
 
-async def test_concurrent_relays_claim_each_due_event_once(posts):
-    """Several replicas run a relay each: a due event goes to exactly one of them."""
-    store = posts.app.state.posts
-    await posts.app.state.relay.stop()  # only the claims below compete
+async def test_one_relay_at_a_time_sweeps_events_left_behind(posts, post_settings, event_queue):
+    """Events whose replica died before publishing fall due; of several replicas' relays, the
+    one holding the sweep lease publishes them, each once."""
+    state = posts.app.state
+    await state.relay.stop()  # only the sweeps below compete
+    sent = set()
     for i in range(20):
-        post = {"_id": ObjectId(), "author_id": "a", "text": f"{i}", "created_at": utc_now()}
-        await store.insert(post, {"event": i}, correlation=None)
+        post_id, now = ObjectId(), utc_now()
+        snapshot = PostSnapshot(
+            id=str(post_id),
+            author_id="a",
+            author_email="a@example.com",
+            preview=f"{i}",
+            has_code=False,
+            created_at=now,
+        )
+        post = {"_id": post_id, "author_id": "a", "text": f"{i}", "created_at": now}
+        event = PostCreated(post=snapshot).model_dump(mode="json")
+        await state.posts.insert(post, event, None, claim_timeout=timedelta(0))
+        sent.add(str(post_id))
 
-    async def relay() -> list[ObjectId]:
-        claimed = []
-        while doc := await store.claim_due_event(timedelta(minutes=1)):
-            claimed.append(doc["_id"])
-        return claimed
+    def relay() -> OutboxRelay:
+        publisher = EventPublisher(state.broker, post_settings.events_exchange)
+        return OutboxRelay(
+            state.posts, state.broker, publisher, timedelta(seconds=1), timedelta(seconds=30)
+        )
 
-    first, second, third = await asyncio.gather(relay(), relay(), relay())
-    assert len(first) + len(second) + len(third) == 20
-    assert len(set(first) | set(second) | set(third)) == 20
+    published = await asyncio.gather(*(relay().sweep() for _ in range(3)))
+    assert sorted(published) == [0, 0, 20]
+    assert await state.posts.count_pending() == 0
+    received = [(await next_event(event_queue))[0].post.id for _ in range(20)]
+    assert sorted(received) == sorted(sent)
+    assert await event_queue.get(fail=False) is None
+
+
+async def test_feed_reaches_past_many_of_my_own_posts(posts, bearer):
+    await posts.post("/api/post", headers=bearer("alice"), json={"text": "alice's"})
+    for i in range(60):
+        await posts.post("/api/post", headers=bearer("bob"), json={"text": f"bob {i}"})
+    feed = (await posts.get("/api/post?limit=2", headers=bearer("bob"))).json()
+    assert [p["text"] for p in feed["items"]] == ["alice's"]
+    assert feed["next_cursor"] is None
