@@ -1,10 +1,13 @@
-import { onMounted, onUnmounted, ref } from 'vue'
+import { computed, onMounted, onUnmounted, ref } from 'vue'
 import { notificationApi } from '../api/client'
 
 const POLL_INTERVAL_MS = 5_000
 
 /** Unread notifications of the signed-in user, shared by the top bar and the notification list. */
 export const unreadCount = ref(0)
+
+/** The service counts unread among the newest 100 notifications: 100 means "99 or more". */
+export const unreadBadge = computed(() => (unreadCount.value > 99 ? '99+' : String(unreadCount.value)))
 
 export async function refreshUnreadCount(): Promise<void> {
   try {

@@ -138,7 +138,10 @@ export interface components {
         };
         /** UnreadCount */
         UnreadCount: {
-            /** Count */
+            /**
+             * Count
+             * @description Unread among the newest 100 notifications: 100 reads as '99+'
+             */
             count: number;
         };
         /** ValidationError */
