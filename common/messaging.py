@@ -9,6 +9,7 @@ Topology (names come from settings, so tests and deployments can keep theirs apa
 """
 
 import asyncio
+from collections.abc import Callable
 
 import aio_pika
 import stamina
@@ -24,6 +25,8 @@ from aio_pika.exceptions import AMQPError
 from common.events import PostCreated
 
 CORRELATION_HEADER = "x-correlation-id"
+# Seconds between reconnect attempts after the broker went away (aio-pika's default is 5).
+RECONNECT_INTERVAL = 1.0
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +49,15 @@ class Broker:
         self._connection: AbstractRobustConnection | None = None
         self._task: asyncio.Task | None = None
         self._first_connect = asyncio.Event()
+        self._on_connected: list[Callable[[], None]] = []
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after the first connect and after every reconnect."""
+        self._on_connected.append(callback)
+
+    def _connected(self, *_args: object) -> None:
+        for callback in self._on_connected:
+            callback()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name=f"broker-connect-{self._name}")
@@ -56,10 +68,14 @@ class Broker:
         ):
             with attempt:
                 self._connection = await aio_pika.connect_robust(
-                    self._url, client_properties={"connection_name": self._name}
+                    self._url,
+                    client_properties={"connection_name": self._name},
+                    reconnect_interval=RECONNECT_INTERVAL,
                 )
         log.info("broker connected", connection=self._name)
+        self._connection.reconnect_callbacks.add(self._connected)
         self._first_connect.set()
+        self._connected()
 
     async def connection(self) -> AbstractRobustConnection:
         """The connection, once it has connected the first time."""

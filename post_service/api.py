@@ -161,7 +161,7 @@ async def create_post(
     )
     correlation = correlation_id.get()
     try:
-        await posts.insert(doc, event.model_dump(mode="json"), correlation, relay.claim_timeout)
+        await posts.insert(doc, event.model_dump(mode="json"), correlation, relay.claim)
     except Exception:
         if key is not None:  # leave no orphan snippet behind
             try:

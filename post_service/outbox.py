@@ -71,6 +71,9 @@ class OutboxRelay:
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=10 * batch_size)
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._tasks: list[asyncio.Task] = []
+        # A sweep starts at once when the broker (re)connects: an outage's backlog is due.
+        self._sweep_now = asyncio.Event()
+        broker.on_connected(self._sweep_now.set)
 
     def start(self) -> None:
         self._tasks = [
@@ -89,6 +92,12 @@ class OutboxRelay:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):  # it expires by itself otherwise
             await self._store.release_lease(SWEEP_LEASE, self._holder)
+
+    @property
+    def claim(self) -> timedelta:
+        """How long a new event is left to this replica's fast path: not at all while the
+        broker is away, so the sweep takes it as soon as the broker is back."""
+        return self.claim_timeout if self._broker.is_connected else timedelta(0)
 
     def submit(self, post_id: ObjectId, event: PostCreated, correlation: str | None) -> None:
         """Publish a just-stored event soon; if this replica cannot, the sweep will."""
@@ -110,11 +119,13 @@ class OutboxRelay:
 
     async def _sweep_loop(self) -> None:
         while True:
+            self._sweep_now.clear()
             try:
                 await self.sweep()
             except Exception:
                 log.exception("outbox sweep failed")
-            await asyncio.sleep(self._poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), self._poll_interval)
 
     async def sweep(self) -> int:
         """Publish due events in batches while this replica holds the lease; returns how many.
@@ -156,6 +167,9 @@ class OutboxRelay:
         if confirmed:
             await self._store.mark_published(confirmed)
             PUBLISHED.labels(path).inc(len(confirmed))
+        if len(confirmed) < len(batch):  # due at once: the sweep retries when it can
+            failed = [p.post_id for p, ok in zip(batch, results, strict=True) if not ok]
+            await self._store.release(failed)
         return len(confirmed)
 
     async def _publish_one(self, pending: Pending) -> bool:

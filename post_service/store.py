@@ -87,6 +87,12 @@ class PostStore:
             },
         )
 
+    async def release(self, post_ids: list[ObjectId]) -> None:
+        """Make pending events due now (their publish failed: no need to wait out the claim)."""
+        await self._posts.update_many(
+            {"_id": {"$in": post_ids}, DUE: {"$exists": True}}, {"$set": {DUE: utc_now()}}
+        )
+
     async def mark_failed(self, post_id: ObjectId, reason: str) -> None:
         """Take an event that can never be published out of the sweep (kept for inspection)."""
         await self._posts.update_one(

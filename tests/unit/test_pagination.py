@@ -33,7 +33,7 @@ def _b64(raw: bytes) -> str:
         _b64(b"not a number"),
         _b64(b"-5"),
         _b64(b"1e9"),
-        _b64("１２".encode()),  # full-width digits are digits to str.isdigit, not to us
+        _b64("\uff11\uff12".encode()),  # full-width digits are digits to str.isdigit, not to us
         _b64(b"[" * 1100 + b"]" * 1100),  # deep nesting once crashed a JSON decoder
         "A" * 1000,
     ],
