@@ -36,7 +36,10 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8000
-    mongo_url: str = "mongodb://127.0.0.1:27017"
+    # The local stand-in (secantusdb) keeps a record per retryable write and scans all of them
+    # on every write, so writes slow down with traffic; a standalone mongod (compose, the
+    # Kubernetes manifests) does not do retryable writes at all. Our writes are idempotent.
+    mongo_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
     mongo_db: str
 
     @model_validator(mode="after")

@@ -96,7 +96,7 @@ async def create_notification(
     doc = await store.for_post(post.id)
     if doc is None:  # the cleaner deleted it in between
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
-    read_ids = await store.read_ids(user.id, [doc["_id"]])
+    read_ids = await store.read_ids(user.id, [doc])
     return _out(doc, doc["_id"] in read_ids)
 
 

@@ -45,6 +45,9 @@ class NotificationStore:
             unique=True,
             name="one_per_user",
         )
+        await self._reads.create_index(
+            [("user_id", ASCENDING), ("notification_seq", ASCENDING)], name="by_user_seq"
+        )
         await self._reads.create_index("notification_created_at", name="by_age")
 
     async def known_post(self, post_id: str) -> PostSnapshot | None:
@@ -90,20 +93,26 @@ class NotificationStore:
         """Notifications of other users' posts, newest first, ``limit + 1`` of them, each with
         ``read`` for this user."""
         docs = await self._newest_for(user_id, limit + 1, cursor)
-        read_ids = await self.read_ids(user_id, [d["_id"] for d in docs])
+        read_ids = await self.read_ids(user_id, docs)
         return [{**d, "read": d["_id"] in read_ids} for d in docs]
 
-    async def read_ids(self, user_id: str, ids: list[ObjectId]) -> set[ObjectId]:
+    async def read_ids(self, user_id: str, notifications: list[dict]) -> set[ObjectId]:
+        """Which of ``notifications`` (with ``_id`` and ``seq``) this user has opened: one index
+        range over the user's reads between the lowest and highest ``seq``."""
+        if not notifications:
+            return set()
+        seqs = [n["seq"] for n in notifications]
         found = self._reads.find(
-            {"user_id": user_id, "notification_id": {"$in": ids}}, {"notification_id": 1}
+            {"user_id": user_id, "notification_seq": {"$gte": min(seqs), "$lte": max(seqs)}},
+            {"notification_id": 1},
         )
-        return {d["notification_id"] async for d in found}
+        wanted = {n["_id"] for n in notifications}
+        return {d["notification_id"] async for d in found} & wanted
 
     async def unread_count(self, user_id: str) -> int:
         """Unread notifications among the newest ``UNREAD_CAP`` of others' posts."""
-        docs = await self._newest_for(user_id, UNREAD_CAP, None, projection={"_id": 1})
-        ids = [d["_id"] for d in docs]
-        return len(ids) - len(await self.read_ids(user_id, ids))
+        docs = await self._newest_for(user_id, UNREAD_CAP, None, projection={"seq": 1})
+        return len(docs) - len(await self.read_ids(user_id, docs))
 
     async def _newest_for(
         self, user_id: str, limit: int, cursor: str | None, projection: dict | None = None
@@ -120,7 +129,7 @@ class NotificationStore:
     async def mark_read(self, notification_id: ObjectId, user_id: str) -> bool:
         """Mark read for this user only; False when there is no such notification for them."""
         notification = await self._notifications.find_one(
-            {"_id": notification_id, "author_id": {"$ne": user_id}}, {"created_at": 1}
+            {"_id": notification_id, "author_id": {"$ne": user_id}}, {"created_at": 1, "seq": 1}
         )
         if notification is None:
             return False
@@ -131,6 +140,7 @@ class NotificationStore:
                 {
                     "$setOnInsert": {
                         "read_at": utc_now(),
+                        "notification_seq": notification["seq"],
                         "notification_created_at": notification["created_at"],
                     }
                 },

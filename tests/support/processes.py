@@ -111,7 +111,8 @@ class Process:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_mongo(name: str) -> tuple[Process, str]:
+def start_mongo(name: str, storage: str = ":memory:") -> tuple[Process, str]:
+    """secantusdb, in memory unless given a folder; its URL as the services' default has it."""
     port = free_port()
     proc = Process(
         name,
@@ -122,7 +123,7 @@ def start_mongo(name: str) -> tuple[Process, str]:
             "--port",
             str(port),
             "--storage-path",
-            ":memory:",
+            storage,
             "--log-level",
             "WARNING",
         ],
@@ -130,7 +131,7 @@ def start_mongo(name: str) -> tuple[Process, str]:
     proc.start()
     wait_until(lambda: port_open("127.0.0.1", port) or _died(proc), 30, "secantusdb listening")
     _check_alive(proc)
-    return proc, f"mongodb://127.0.0.1:{port}"
+    return proc, f"mongodb://127.0.0.1:{port}/?retryWrites=false"  # see common/settings.py
 
 
 def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[Process, str]:
