@@ -12,6 +12,7 @@ class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings):
     notification_queue: str = "notification.post-created"
     # Redeliveries before RabbitMQ moves a message to the dead-letter queue.
     delivery_limit: int = Field(default=5, ge=1, le=100)
-    consumer_prefetch: int = Field(default=16, ge=1, le=1000)
+    # Also the largest batch the consumer stores at once: a backlog drains in few writes.
+    consumer_prefetch: int = Field(default=250, ge=1, le=1000)
     # Run the PostCreated consumer in this process (off for an API-only replica).
     consume_events: bool = True

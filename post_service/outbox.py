@@ -42,6 +42,7 @@ PUBLISH_LATENCY = Histogram(
 PUBLISHED = Counter("outbox_published_events", "Events published and marked", ["path"])
 
 SWEEP_LEASE = "outbox-sweep"
+SWEEP_READ_BATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -130,21 +131,26 @@ class OutboxRelay:
     async def sweep(self) -> int:
         """Publish due events in batches while this replica holds the lease; returns how many.
 
-        The lease holder also reports the pending count (a read of the sparse index).
+        Due events are read many batches at a time (the read's cost is what it returns, so fewer,
+        larger reads cost less). The lease holder also reports the pending count.
         """
         lease_ttl = max(self.claim_timeout, timedelta(seconds=3 * self._poll_interval))
         if not await self._store.hold_lease(SWEEP_LEASE, self._holder, lease_ttl):
             return 0
         PENDING_EVENTS.set(await self._store.count_pending())
-        published = 0
+        published, read_size = 0, SWEEP_READ_BATCHES * self._batch_size
         while self._broker.is_connected:
-            due = await self._store.due_events(self._batch_size)
-            batch = [pending for doc in due if (pending := await self._pending(doc))]
-            done = await self.publish(batch, path="sweep")
-            published += done
-            if done < len(batch) or len(due) < self._batch_size:
-                break
-            if not await self._store.hold_lease(SWEEP_LEASE, self._holder, lease_ttl):
+            due = await self._store.due_events(read_size)
+            for start in range(0, len(due), self._batch_size):
+                chunk = due[start : start + self._batch_size]
+                batch = [pending for doc in chunk if (pending := await self._pending(doc))]
+                done = await self.publish(batch, path="sweep")
+                published += done
+                if done < len(batch) or not await self._store.hold_lease(
+                    SWEEP_LEASE, self._holder, lease_ttl
+                ):
+                    return published
+            if len(due) < read_size:
                 break
         return published
 

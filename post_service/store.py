@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -79,8 +79,8 @@ class PostStore:
         return await found.to_list()
 
     async def mark_published(self, post_ids: list[ObjectId]) -> None:
-        await self._posts.update_many(
-            {"_id": {"$in": post_ids}},
+        await self._update_each(
+            post_ids,
             {
                 "$set": {"outbox.state": PUBLISHED, "outbox.published_at": utc_now()},
                 "$unset": {DUE: ""},
@@ -89,8 +89,17 @@ class PostStore:
 
     async def release(self, post_ids: list[ObjectId]) -> None:
         """Make pending events due now (their publish failed: no need to wait out the claim)."""
-        await self._posts.update_many(
-            {"_id": {"$in": post_ids}, DUE: {"$exists": True}}, {"$set": {DUE: utc_now()}}
+        await self._update_each(post_ids, {"$set": {DUE: utc_now()}}, {DUE: {"$exists": True}})
+
+    async def _update_each(
+        self, post_ids: list[ObjectId], update: dict, where: dict | None = None
+    ) -> None:
+        """One point update by ``_id`` per post, sent as one unordered bulk write. (An
+        ``{"_id": {"$in": ids}}`` filter costs the local stand-in a scan of the list per
+        document, quadratic in the batch.)"""
+        await self._posts.bulk_write(
+            [UpdateOne({"_id": post_id, **(where or {})}, update) for post_id in post_ids],
+            ordered=False,
         )
 
     async def mark_failed(self, post_id: ObjectId, reason: str) -> None:

@@ -1,0 +1,581 @@
+"""The scenarios, in order: each adds its figures, and the numbers behind the plots, to a Run."""
+
+import argparse
+import asyncio
+import csv
+import itertools
+import json
+import math
+import os
+import statistics
+import time
+import traceback
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
+from pymongo.collection import Collection
+from tqdm import tqdm
+
+from bench import post_body
+from bench.probe import NotificationProbe, broker_round_trip, broker_throughput
+from bench.report import Figure, ms
+from bench.stack import ROOT, Target
+
+PASSWORD = "correct horse battery"  # noqa: S105 (the bench users')
+SEEDERS = [f"author{i}" for i in range(4)]  # the seeded posts' authors (never B, the reader)
+READS = {
+    "feed": ("/api/post", {"limit": 20}),
+    "notification list": ("/api/notification", {"limit": 20}),
+    "unread count": ("/api/notification/unread-count", {}),
+}
+ANCHOR = "anchor: find_one by _id"
+HISTOGRAMS = (
+    "outbox_publish_latency_seconds",
+    "consumer_lag_seconds",
+    "consumer_handling_seconds",
+    "http_request_duration_seconds",
+)
+
+
+def pct(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+def times(measured: float | None, anchor: float) -> str:
+    return "-" if measured is None else f"{measured / anchor:.0f}x"
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    target: Target
+    out: Path
+    http: httpx.AsyncClient  # the gateway
+    mongo: MongoClient  # the same store the services use, for anchors and checks
+    emails: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+    created: int = 0  # posts this run created: each must get exactly one notification
+    notifications_before: int = 0
+    numbers: itertools.count = field(default_factory=itertools.count)
+
+    def auth(self, user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+    def collection(self, service: str, name: str) -> Collection:
+        return self.mongo[self.target.databases[service]][name]
+
+    def note(self, text: str) -> None:
+        self.data.setdefault("notes", []).append(text)
+
+
+async def run_all(args: argparse.Namespace, target: Target, out: Path) -> Run:
+    async with httpx.AsyncClient(base_url=target.gateway, timeout=30) as http:
+        run = Run(args, target, out, http, MongoClient(target.mongo_url))
+        try:
+            for scenario in SCENARIOS:
+                start = time.monotonic()
+                try:
+                    await scenario(run)
+                except Exception as exc:  # report what was measured, and what failed
+                    if scenario is sign_up:
+                        raise
+                    traceback.print_exc()
+                    run.figures.append(
+                        Figure(scenario.__name__, "-", f"failed: {exc!r}", met=False)
+                    )
+                finally:
+                    took = run.data.setdefault("scenario_s", {})
+                    took[scenario.__name__] = round(time.monotonic() - start, 1)
+        finally:
+            run.mongo.close()
+    return run
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _check(answer: httpx.Response, status: int) -> dict:
+    if answer.status_code != status:
+        raise RuntimeError(
+            f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text}"
+        )
+    return answer.json()
+
+
+async def create_posts(run: Run, count: int, authors: list[str], desc: str) -> list[str]:
+    """``count`` posts through the gateway, 16 at a time; returns the ids of those created."""
+    ids: list[str] = []
+    errors: Counter[str] = Counter()
+    todo = iter(range(count))
+    bar = tqdm(total=count, desc=desc, unit="post")
+
+    async def worker() -> None:
+        for i in todo:
+            author = authors[i % len(authors)]
+            body = post_body(next(run.numbers), who=author)
+            try:
+                answer = await run.http.post("/api/post", json=body, headers=run.auth(author))
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] += 1
+                continue
+            if answer.status_code == 201:
+                ids.append(answer.json()["id"])
+                bar.update()
+            else:
+                errors[str(answer.status_code)] += 1
+
+    await asyncio.gather(*(worker() for _ in range(16)))
+    bar.close()
+    run.created += len(ids)
+    if errors:
+        run.note(f"{desc}: {sum(errors.values())} posts failed ({dict(errors)})")
+    return ids
+
+
+async def notifications_caught_up(run: Run, desc: str) -> tuple[float, int]:
+    """Wait (at most --wait s) until every post of this run has its notification.
+    Returns the seconds waited and how many were still missing then."""
+    start = time.monotonic()
+    with tqdm(total=run.created, desc=desc, unit="event") as bar:
+        while True:
+            have = await notifications_stored(run) - run.notifications_before
+            bar.update(min(have, run.created) - bar.n)
+            waited = time.monotonic() - start
+            if have >= run.created or waited > run.args.wait:
+                return waited, max(0, run.created - have)
+            await asyncio.sleep(0.2)
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float) -> float | None:
+    """Seconds until ``check()`` is true (polled every 0.1 s); None if not within ``timeout``."""
+    start = time.monotonic()
+    while not await check():
+        if time.monotonic() - start > timeout:
+            return None
+        await asyncio.sleep(0.1)
+    return time.monotonic() - start
+
+
+def notification_counts(run: Run, post_ids: list[str]) -> Counter[str]:
+    """How many notifications each post has, read from the notification service's store."""
+    notifications = run.collection("notification", "notifications")
+    found: Counter[str] = Counter()
+    for i in range(0, len(post_ids), 500):
+        query = {"post_id": {"$in": post_ids[i : i + 500]}}
+        found.update(d["post_id"] for d in notifications.find(query, {"post_id": 1}))
+    return found
+
+
+def exactly_once(run: Run, post_ids: list[str]) -> tuple[int, str]:
+    counts = notification_counts(run, post_ids)
+    good = sum(counts[p] == 1 for p in post_ids)
+    missing, twice = sum(counts[p] == 0 for p in post_ids), sum(counts[p] > 1 for p in post_ids)
+    return good, f"{good:,}/{len(post_ids):,}" + (
+        f" ({missing} missing, {twice} repeated)" if good < len(post_ids) else ""
+    )
+
+
+async def scrape(run: Run, service: str) -> dict[tuple[str, str], float] | None:
+    """A service's /metrics as {(sample name, handler label): value}; None when it has none."""
+    try:
+        answer = await run.http.get(f"{run.target.services[service]}/metrics")
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    values: dict[tuple[str, str], float] = defaultdict(float)
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            values[sample.name, sample.labels.get("handler", "")] += sample.value
+    return values
+
+
+async def notifications_stored(run: Run) -> int:
+    """Notifications the consumer has stored, from its metrics: polling them costs the store
+    nothing (a count on the local stand-in reads every document)."""
+    answer = await run.http.get(f"{run.target.services['notification']}/metrics")
+    answer.raise_for_status()
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(answer.text)
+            for sample in family.samples
+            if sample.name == "consumer_events_total" and sample.labels["outcome"] == "stored"
+        )
+    )
+
+
+async def outbox_pending(run: Run) -> int:
+    """Events not yet published, read from the store (the service's gauge is refreshed only
+    once per sweep): the sparse index on ``outbox.due`` holds exactly those."""
+    posts = run.collection("post", "posts")
+    return await asyncio.to_thread(posts.count_documents, {"outbox.due": {"$exists": True}})
+
+
+def locust_totals(path: Path) -> tuple[int, int, float, float]:
+    """Requests, failures, p50 and p99 (s) from Locust's final --json-file statistics.
+
+    (Its --csv files are written before the requests in flight at the end have finished.)"""
+    entries = json.loads(path.read_text())
+    times: Counter[int] = Counter()
+    for entry in entries:
+        times.update({int(ms_): n for ms_, n in entry["response_times"].items()})
+    requests = sum(e["num_requests"] for e in entries)
+    failures = sum(e["num_failures"] for e in entries)
+
+    def percentile(q: float) -> float:
+        seen = 0
+        for took, n in sorted(times.items()):
+            seen += n
+            if seen >= q * requests:
+                return took / 1000
+        return math.nan
+
+    return requests, failures, percentile(0.5), percentile(0.99)
+
+
+def where_time_goes(before: dict, after: dict) -> list[dict]:
+    """Mean of each histogram over the interval between two scrapes of every service."""
+    rows = []
+    for service, now in after.items():
+        then = before.get(service) or {}
+        for (name, handler), count in (now or {}).items():
+            metric = name.removesuffix("_count")
+            if metric not in HISTOGRAMS or handler in ("/metrics", "/healthz"):
+                continue
+            count -= then.get((name, handler), 0)
+            total = now[f"{metric}_sum", handler] - then.get((f"{metric}_sum", handler), 0)
+            if count > 0:
+                rows.append(
+                    dict(
+                        service=service,
+                        metric=metric,
+                        handler=handler,
+                        count=count,
+                        mean_s=total / count,
+                    )
+                )
+    return rows
+
+
+async def poll_healthz(http: httpx.AsyncClient, url: str, until: asyncio.Event) -> list[float]:
+    """Seconds per GET of ``url``, one every 10 ms, until ``until`` is set."""
+    samples = []
+    while not until.is_set():
+        start = time.perf_counter()
+        with suppress(httpx.HTTPError):
+            await http.get(url)
+        samples.append(time.perf_counter() - start)
+        await asyncio.sleep(0.01)
+    return samples
+
+
+def point_reads(posts: Collection, post_id, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        posts.find_one({"_id": post_id})
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+async def sign_up(run: Run) -> None:
+    """0. A (the load's author), B (the reader) and the seeded posts' authors."""
+    tag = uuid.uuid4().hex[:6]
+    for user in ["A", "B", *SEEDERS]:
+        run.emails[user] = email = f"{user.lower()}-{tag}@bench.example.com"
+        _check(await run.http.post("/api/signup", json={"email": email, "password": PASSWORD}), 201)
+        answer = await run.http.post("/api/signin", json={"email": email, "password": PASSWORD})
+        run.tokens[user] = _check(answer, 200)["access_token"]
+    run.notifications_before = await notifications_stored(run)
+
+
+async def reads_vs_size(run: Run) -> None:
+    """1. Feed, notification list and unread count (as B) at growing numbers of posts."""
+    args, posts = run.args, run.collection("post", "posts")
+    sizes = [args.posts // 10, args.posts] + [n for n in [args.max_posts or 0] if n > args.posts]
+    series = {name: {"p50": [], "p99": []} for name in [*READS, ANCHOR]}
+    for size in sizes:
+        missing = size - posts.estimated_document_count()
+        if missing > 0:
+            await create_posts(run, missing, SEEDERS, f"seed to {size:,}")
+        waited, behind = await notifications_caught_up(run, f"notifications at {size:,}")
+        if behind:
+            run.note(
+                f"reads at {size:,} posts: {behind:,} notifications missing after {waited:.0f} s"
+            )
+        some_id = posts.find_one({}, {"_id": 1})["_id"]
+        with tqdm(total=len(series) * args.requests, desc=f"reads at {size:,}", unit="req") as bar:
+            for name, (path, params) in READS.items():
+                samples = []
+                for _ in range(args.requests):
+                    start = time.perf_counter()
+                    answer = await run.http.get(path, params=params, headers=run.auth("B"))
+                    samples.append(time.perf_counter() - start)
+                    _check(answer, 200)
+                    bar.update()
+                series[name]["p50"].append(pct(samples, 50))
+                series[name]["p99"].append(pct(samples, 99))
+            samples = await asyncio.to_thread(point_reads, posts, some_id, args.requests)
+            bar.update(args.requests)
+            series[ANCHOR]["p50"].append(pct(samples, 50))
+            series[ANCHOR]["p99"].append(pct(samples, 99))
+    run.data["reads"] = {"sizes": sizes, "series": series}
+    anchor = series[ANCHOR]["p50"]
+    for name in READS:
+        p50 = series[name]["p50"]
+        for i in range(1, len(sizes)):
+            growth = p50[i] / p50[0]
+            run.figures.append(
+                Figure(
+                    f"{name} p50, {sizes[i]:,} vs {sizes[0]:,} posts",
+                    "≤ 1.5x",
+                    f"{growth:.2f}x ({ms(p50[0])} → {ms(p50[i])})",
+                    f"{anchor[i] / anchor[0]:.2f}x ({ms(anchor[0])} → {ms(anchor[i])})",
+                    f"{p50[i] / anchor[i]:.0f}x at {sizes[i]:,}",
+                    growth <= 1.5,
+                )
+            )
+
+
+async def run_locust(run: Run) -> tuple[dict[str, float], Path]:
+    """Locust headless for --duration s; returns {post id: time created} and its stats file."""
+    args = run.args
+    users = math.ceil(2 * args.rate)  # enough free users for the schedule with 2 s answers
+    created_csv, stats = run.out / "created.csv", run.out / "locust"
+    created_csv.write_text("")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BENCH_TOKEN": run.tokens["A"],
+        "BENCH_RATE": str(args.rate),
+        "BENCH_CREATED": str(created_csv),
+    }
+    with (run.out / "locust.log").open("w") as log:
+        locust = await asyncio.create_subprocess_exec(
+            *(str(ROOT / ".venv" / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py")),
+            *("--headless", "--only-summary", "-u", str(users), "-r", str(users)),
+            *("--run-time", f"{args.duration}s", "--stop-timeout", "10"),
+            *("--host", run.target.gateway, "--json-file", str(stats)),
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        start = time.monotonic()
+        with tqdm(total=args.duration, desc=f"{args.rate:g} posts/s (Locust)", unit="s") as bar:
+            while locust.returncode is None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(locust.wait(), 1)
+                bar.update(min(args.duration, int(time.monotonic() - start)) - bar.n)
+    rows = csv.reader(created_csv.read_text().splitlines())
+    return {post_id: float(at) for post_id, at in rows}, Path(f"{stats}.json")
+
+
+async def sustained_load(run: Run) -> None:
+    """2. --rate posts/s for --duration s (Locust) while B's notification list is polled."""
+    args, target = run.args, run.target
+    before = {s: await scrape(run, s) for s in target.services}
+    probe, stop = NotificationProbe(run.http, run.auth("B")), asyncio.Event()
+    probe_task = asyncio.create_task(probe.run(stop))
+    await probe.started.wait()
+    created, stats = await run_locust(run)
+    run.created += len(created)
+
+    async def drained() -> bool:
+        depth = asyncio.to_thread(target.queue_depth)
+        return await asyncio.gather(outbox_pending(run), depth) == [0, 0]
+
+    empty_after = await wait_for(drained, args.wait)
+
+    async def all_seen() -> bool:
+        return not created.keys() - probe.first_seen.keys()
+
+    await wait_for(all_seen, args.wait)
+    stop.set()
+    await probe_task
+    after = {s: await scrape(run, s) for s in target.services}
+    run.data["where_time_goes"] = where_time_goes(before, after)
+
+    requests, failures, post_p50, post_p99 = locust_totals(stats)
+    t0 = min(created.values(), default=0)
+    seen = {p: probe.first_seen[p] - at for p, at in created.items() if p in probe.first_seen}
+    p50, p99 = (pct([*seen.values()], q) for q in (50, 99)) if len(seen) > 1 else (None, None)
+    anchor = await broker_round_trip(target.rabbit_url, 300)
+    a50, a99 = pct(anchor, 50), pct(anchor, 99)
+    good, once = await asyncio.to_thread(exactly_once, run, list(created))
+    run.data["sustained"] = {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "posts": len(created),
+        "requests": requests,
+        "failures": failures,
+        "post_p50_s": post_p50,
+        "post_p99_s": post_p99,
+        "probe_polls": probe.polls,
+        "probe_errors": probe.errors,
+        "p50_s": p50,
+        "p99_s": p99,
+        "anchor_p50_s": a50,
+        "anchor_p99_s": a99,
+        "points": sorted((created[p] - t0, latency) for p, latency in seen.items()),
+    }
+    run.note(
+        f"sustained load: {len(created):,} posts in {args.duration} s "
+        f"({len(created) / args.duration:.1f}/s, asked {args.rate:g}/s), "
+        f"POST p50 {ms(post_p50)}, p99 {ms(post_p99)}; the probe polled {probe.polls:,} times "
+        f"({probe.errors} errors) and saw {len(seen):,} of the {len(created):,} posts"
+    )
+    unseen = len(created) - len(seen)
+    run.figures += [
+        Figure(
+            f"errors at {args.rate:g} posts/s for {args.duration} s",
+            "0",
+            f"{failures} of {requests:,} requests",
+            met=failures == 0 and requests > 0,
+        ),
+        Figure(
+            "posts/s held by the load",
+            f"{args.rate:g}/s",
+            f"{len(created) / args.duration:.1f}/s",
+            met=len(created) / args.duration >= 0.95 * args.rate,
+        ),
+        Figure("notification exactly once per post", "all", once, met=good == len(created) > 0),
+        Figure("post → notification p50", "-", ms(p50), ms(a50), times(p50, a50)),
+        Figure(
+            "post → notification p99",
+            "≤ 1 s",
+            ms(p99) + (f" ({unseen} never seen)" if unseen else ""),
+            ms(a99),
+            times(p99, a99),
+            p99 is not None and p99 <= 1 and not unseen,
+        ),
+        Figure(
+            "outbox and queue empty after the load stops",
+            "≤ 2 s",
+            f"{empty_after:.1f} s" if empty_after is not None else f"not in {args.wait:.0f} s",
+            met=empty_after is not None and empty_after <= 2,
+        ),
+    ]
+
+
+async def backlog_drain(run: Run) -> None:
+    """3. --backlog posts while the broker is down, then the time to deliver them all."""
+    rabbit = run.target.rabbit
+    if rabbit is None:
+        run.note("--target: the broker-outage scenario (backlog drain) is skipped")
+        return
+    waited, behind = await notifications_caught_up(run, "notifications before the outage")
+    if behind:
+        run.note(
+            f"backlog: {behind:,} earlier notifications were still missing when the broker stopped"
+        )
+    await asyncio.to_thread(rabbit.stop)
+    start = time.monotonic()
+    ids = await create_posts(run, run.args.backlog, SEEDERS, "posts while the broker is down")
+    run.note(
+        f"backlog: {len(ids):,} posts created in {time.monotonic() - start:.0f} s, broker down"
+    )
+    await asyncio.to_thread(rabbit.start)
+    waited, behind = await notifications_caught_up(run, "backlog drain")
+    rate = (len(ids) - behind) / waited
+    anchor = await broker_throughput(run.target.rabbit_url, len(ids))
+    good, once = await asyncio.to_thread(exactly_once, run, ids)
+    run.data["backlog"] = {
+        "posts": len(ids),
+        "drain_s": waited,
+        "missing": behind,
+        "rate": rate,
+        "anchor": anchor,
+    }
+    run.figures.append(
+        Figure(
+            f"backlog drain after a broker outage ({len(ids):,} posts)",
+            "≥ 500 events/s",
+            f"{rate:.0f} events/s ({waited:.1f} s from broker ready; exactly once {once})",
+            f"{anchor:.0f} msg/s raw aio-pika",
+            f"{rate / anchor:.2f}x",
+            rate >= 500 and good == len(ids),
+        )
+    )
+
+
+async def sign_ins(run: Run) -> None:
+    """4. --signins sign-ins at once while auth's /healthz is polled directly every 10 ms."""
+    n, target = run.args.signins, run.target
+    healthz = f"{target.services['auth']}/healthz"
+    # A running `make run` limits sign-ins at its gateway (5/s): go to the service itself there.
+    base = target.gateway if target.rabbit else target.services["auth"]
+    users = list(run.emails.values())
+    turned_away = 0
+
+    async def sign_in(http: httpx.AsyncClient, email: str) -> httpx.Response:
+        # nginx's burst allowance (10) counts the requests of one millisecond whatever the
+        # rate: the few it turns away (429) try again 10 ms later.
+        nonlocal turned_away
+        for _ in range(20):
+            body = {"email": email, "password": PASSWORD}
+            answer = await http.post(f"{base}/api/signin", json=body)
+            if answer.status_code != 429:
+                break
+            turned_away += 1
+            await asyncio.sleep(0.01)
+        return answer
+
+    async with httpx.AsyncClient(timeout=30) as probe, httpx.AsyncClient(timeout=60) as http:
+        idle_stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(3, idle_stop.set)
+        idle = await poll_healthz(probe, healthz, idle_stop)
+        stop = asyncio.Event()
+        poller = asyncio.create_task(poll_healthz(probe, healthz, stop))
+        start = time.perf_counter()
+        answers = await asyncio.gather(
+            *(sign_in(http, users[i % len(users)]) for i in range(n)), return_exceptions=True
+        )
+        took = time.perf_counter() - start
+        stop.set()
+        busy = await poller
+    outcomes = Counter(
+        a.status_code if isinstance(a, httpx.Response) else type(a).__name__ for a in answers
+    )
+    p99, idle99 = pct(busy, 99), pct(idle, 99)
+    run.data["sign_ins"] = {
+        "count": n,
+        "outcomes": outcomes,
+        "retried_429": turned_away,
+        "took_s": took,
+        "healthz_p99_s": p99,
+        "idle_p99_s": idle99,
+    }
+    retried = f", {turned_away} retried after a 429" if turned_away else ""
+    run.figures += [
+        Figure(
+            f"{n} sign-ins at once",
+            "all 200",
+            f"{outcomes[200]}/{n} in {took:.1f} s{retried}",
+            met=outcomes[200] == n,
+        ),
+        Figure(
+            f"auth /healthz p99 during {n} sign-ins",
+            "< 50 ms",
+            f"{ms(p99)} ({len(busy)} polls)",
+            f"{ms(idle99)} idle",
+            f"{p99 / idle99:.1f}x",
+            p99 < 0.05,
+        ),
+    ]
+
+
+# Issue 7's push-latency figure comes later: one more `async def scenario(run)` in this list.
+SCENARIOS = [sign_up, reads_vs_size, sustained_load, backlog_drain, sign_ins]

@@ -1,0 +1,137 @@
+"""The system under test: a private stack started as the tests start theirs, or a running one.
+
+The private stack has its own MongoDB stand-in (on disk), object store, RabbitMQ node, services
+and gateway, on free ports and unique names, so it never meets `make run` or a test run. Unlike
+the tests it keeps the services' own defaults for bcrypt cost and the outbox poll.
+"""
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))  # tests.support uses devstack's helpers (as in pytest)
+
+
+from auth_service.settings import AuthSettings  # noqa: E402
+from auth_service.tokens import ensure_key_pair  # noqa: E402
+from notification_service.settings import NotificationSettings  # noqa: E402
+from post_service.settings import PostSettings  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    RabbitNode,
+    start_mongo,
+    start_s3,
+)
+from tests.support.stack import Stack  # noqa: E402
+
+# Test settings the bench drops so that each service runs on its own default.
+TEST_ONLY_SETTINGS = ("BCRYPT_ROUNDS", "OUTBOX_POLL_INTERVAL", "OUTBOX_CLAIM_TIMEOUT")
+
+
+def _default(settings: type, name: str):
+    return settings.model_fields[name].default
+
+
+@dataclass
+class Target:
+    gateway: str
+    services: dict[str, str]  # auth / post / notification: base URLs (for /healthz, /metrics)
+    mongo_url: str
+    databases: dict[str, str]  # the same keys: database names
+    rabbit_url: str
+    queue: str  # notification_service's queue
+    rabbit: RabbitNode | None = None  # a private node only: the outage scenario stops it
+
+    def queue_depth(self) -> int:
+        """Messages in the notification queue, ready and unacknowledged."""
+        if self.rabbit is not None:
+            return self.rabbit.queue_depth(self.queue)
+        lines = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "name", "messages"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.splitlines()
+        return next(
+            int(n) for name, n in (line.split("\t") for line in lines) if name == self.queue
+        )
+
+
+@contextmanager
+def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
+    """Everything started here, stopped (and its data removed) when the block ends."""
+    run = f"bench{uuid.uuid4().hex[:6]}"
+    work = Path(tempfile.mkdtemp(prefix=f"soflite-{run}-"))
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, work, ignore_errors=True)
+        mongo, mongo_url = start_mongo(f"{run}-mongo", str(work / "mongo"))
+        cleanup.callback(mongo.stop)
+        s3_keys = ("bench-access", "bench-secret-key")
+        s3, endpoint = start_s3(f"{run}-s3", work / "s3", *s3_keys)
+        cleanup.callback(s3.stop)
+        rabbit = RabbitNode(run)
+        cleanup.callback(rabbit.remove_data)
+        cleanup.callback(rabbit.stop)
+        rabbit.start()
+        keys = SimpleNamespace(private=work / "keys" / "jwt.pem", public=work / "keys" / "jwt.pub")
+        ensure_key_pair(keys.private, keys.public)
+        names = SimpleNamespace(
+            auth_db=f"auth_{run}",
+            posts_db=f"posts_{run}",
+            notifications_db=f"notifications_{run}",
+            exchange=f"{run}.events",
+            queue=f"{run}.notification",
+            bucket=f"snippets-{run}",
+            cleaner_queue=f"{run}.cleaner",
+        )
+        stack = Stack.configure(
+            run,
+            mongo_url=mongo_url,
+            s3=SimpleNamespace(endpoint=endpoint, access_key=s3_keys[0], secret_key=s3_keys[1]),
+            rabbit_url=rabbit.url,
+            keys=keys,
+            names=names,
+            workdir=work / "stack",
+        )
+        for name in TEST_ONLY_SETTINGS:
+            stack.env.pop(name)
+        cleanup.callback(stack.stop)
+        stack.start(with_gateway=False)
+        stack.start_gateway("gateway", rate_limit=rate_limit)  # 50 sign-ins at once must pass
+        yield Target(
+            gateway=stack.gateway,
+            services={s: stack.urls[s] for s in ("auth", "post", "notification")},
+            mongo_url=mongo_url,
+            databases=stack.databases,
+            rabbit_url=rabbit.url,
+            queue=names.queue,
+            rabbit=rabbit,
+        )
+
+
+def running_stack(gateway: str) -> Target:
+    """`make run` on this machine (Procfile ports, the services' default names)."""
+    return Target(
+        gateway=gateway.rstrip("/"),
+        services={
+            "auth": "http://127.0.0.1:8001",
+            "post": "http://127.0.0.1:8002",
+            "notification": "http://127.0.0.1:8003",
+        },
+        mongo_url=_default(PostSettings, "mongo_url"),
+        databases={
+            "auth": _default(AuthSettings, "mongo_db"),
+            "post": _default(PostSettings, "mongo_db"),
+            "notification": _default(NotificationSettings, "mongo_db"),
+        },
+        rabbit_url=_default(PostSettings, "rabbitmq_url"),
+        queue=_default(NotificationSettings, "notification_queue"),
+    )
