@@ -2,7 +2,7 @@
 #   make run    the whole system on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/)
 #   make test   installs and starts what the tests need, then runs every test
 .DEFAULT_GOAL := help
-.PHONY: help install web openapi run bench test test-python test-web lint format clean
+.PHONY: help python-deps install web openapi run bench test test-python test-web lint format clean
 
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
@@ -11,14 +11,17 @@ help:
 	@echo "make run    start the whole system (gateway on :8080, RabbitMQ UI on :15672)"
 	@echo "make test   install what tests need and run them all"
 	@echo "make bench  measure issue 7's figures on a private stack (report in .artifacts/bench/)"
-	@echo "make lint   ruff over the Python code"
+	@echo "make lint   ruff and mypy over the Python code; ESLint, vue-tsc and Prettier over web/"
 
 $(UV):
 	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q "uv==0.13.9"
 
-# Locked Python dependencies (uv.lock) into .venv, and the Debian packages we run.
-install: $(UV)
+# Locked Python dependencies (uv.lock) into .venv.
+python-deps: $(UV)
 	$(UV) sync --frozen
+
+# ... and the Debian packages we run.
+install: python-deps
 	scripts/system-deps.sh
 
 web/node_modules/.package-lock.json: web/package-lock.json
@@ -40,16 +43,21 @@ run: install web
 bench: install web
 	python -m bench $(BENCH_ARGS)
 
-lint: install
+# Static checks only: nothing from Debian is needed or installed.
+lint: python-deps web/node_modules/.package-lock.json
 	ruff check .
 	ruff format --check .
+	mypy
+	cd web && npm run lint
+	cd web && npm run typecheck
+	cd web && npm run format:check
 
 test-web: web
 	cd web && npm test
 
 test-python: install web
 	scripts/system-deps.sh --browser
-	pytest
+	pytest --cov --cov-report=term-missing:skip-covered
 
 test: lint test-web test-python
 

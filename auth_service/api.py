@@ -3,12 +3,13 @@
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from auth_service.tokens import TokenIssuer
+from common.service import from_state
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -63,21 +64,9 @@ class AccessToken(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires")
 
 
-def _users(request: Request) -> UserStore:
-    return request.app.state.users
-
-
-def _passwords(request: Request) -> PasswordHasher:
-    return request.app.state.passwords
-
-
-def _tokens(request: Request) -> TokenIssuer:
-    return request.app.state.tokens
-
-
-Users = Annotated[UserStore, Depends(_users)]
-Passwords = Annotated[PasswordHasher, Depends(_passwords)]
-Tokens = Annotated[TokenIssuer, Depends(_tokens)]
+Users = Annotated[UserStore, from_state("users", UserStore)]
+Passwords = Annotated[PasswordHasher, from_state("passwords", PasswordHasher)]
+Tokens = Annotated[TokenIssuer, from_state("tokens", TokenIssuer)]
 
 
 @router.post(

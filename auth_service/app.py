@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from common.service import create_service_app
 
 def create_app(settings: AuthSettings) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
         app.state.users = UserStore(db)
         await app.state.users.create_indexes()

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from bson import ObjectId
 from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
+from common.mongo import Database
 
 
 class EmailTaken(Exception):
@@ -22,7 +22,7 @@ class User:
 
 
 class UserStore:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self._users = db["users"]
 
     async def create_indexes(self) -> None:

@@ -12,7 +12,12 @@ from common.tokens import ALGORITHM
 
 class TokenIssuer:
     def __init__(self, private_key_pem: bytes, issuer: str, audience: str, ttl: timedelta) -> None:
-        self._key = serialization.load_pem_private_key(private_key_pem, password=None)
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(
+                f"the token key must be Ed25519 ({ALGORITHM}), not {type(key).__name__}"
+            )
+        self._key = key
         self._issuer = issuer
         self._audience = audience
         self.ttl = ttl

@@ -6,7 +6,7 @@ same broker, the same endpoint when idle) and is reported as a ratio to it. See 
 """
 
 
-def post_body(n: int, who: str = "bench") -> dict:
+def post_body(n: int, who: str = "bench") -> dict[str, str]:
     """A question with a code snippet of a few hundred bytes, different each time."""
     code = "\n".join(
         [

@@ -23,6 +23,7 @@ import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench import report, scenarios
 from bench.stack import ROOT, private_stack, running_stack
@@ -52,7 +53,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     meminfo = Path("/proc/meminfo").read_text()
     return {

@@ -15,9 +15,10 @@ import aio_pika
 import httpx
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+from pamqp.common import FieldTable
 
 PAYLOAD = b"x" * 500  # about the size of a PostCreated event
-QUORUM = {"x-queue-type": "quorum"}  # as the services' queue
+QUORUM: FieldTable = {"x-queue-type": "quorum"}  # as the services' queue
 
 
 class NotificationProbe:
@@ -61,7 +62,7 @@ class NotificationProbe:
 
 
 @asynccontextmanager
-async def _anchor_path(url: str) -> AsyncIterator[tuple[AbstractExchange, asyncio.Queue]]:
+async def _anchor_path(url: str) -> AsyncIterator[tuple[AbstractExchange, asyncio.Queue[float]]]:
     """A throwaway exchange and queue, a publisher and a consumer each on its own connection."""
     name = f"bench.anchor.{uuid.uuid4().hex[:8]}"
     publisher, consumer = await aio_pika.connect(url), await aio_pika.connect(url)

@@ -3,6 +3,7 @@
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -28,7 +29,7 @@ def ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
 
-def write(figures: list[Figure], data: dict, out: Path) -> str:
+def write(figures: list[Figure], data: dict[str, Any], out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(
         json.dumps({"figures": [asdict(f) for f in figures], **data}, indent=1, default=str)
@@ -43,7 +44,7 @@ def write(figures: list[Figure], data: dict, out: Path) -> str:
     return text
 
 
-def _markdown(figures: list[Figure], data: dict, plots: list[str]) -> str:
+def _markdown(figures: list[Figure], data: dict[str, Any], plots: list[str]) -> str:
     machine, run = data["machine"], data["run"]
     met = {True: "yes", False: "**no**", None: "-"}
     lines = [
@@ -105,7 +106,7 @@ def _markdown(figures: list[Figure], data: dict, plots: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _reads(data: dict, out: Path) -> bool:
+def _reads(data: dict[str, Any], out: Path) -> bool:
     reads = data.get("reads")
     if not reads or len(reads["sizes"]) < 2:
         return False
@@ -133,7 +134,7 @@ def _reads(data: dict, out: Path) -> bool:
     return True
 
 
-def _events(data: dict, out: Path) -> bool:
+def _events(data: dict[str, Any], out: Path) -> bool:
     sustained = data.get("sustained")
     if not sustained or not sustained["points"]:
         return False

@@ -16,8 +16,10 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+from bson import ObjectId
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 from pymongo.collection import Collection
@@ -58,19 +60,20 @@ class Run:
     target: Target
     out: Path
     http: httpx.AsyncClient  # the gateway
-    mongo: MongoClient  # the same store the services use, for anchors and checks
+    mongo: MongoClient[dict[str, Any]]  # the same store the services use, for anchors and checks
     emails: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     created: int = 0  # posts this run created: each must get exactly one notification
     notifications_before: int = 0
-    numbers: itertools.count = field(default_factory=itertools.count)
+    # Quoted: class annotations are evaluated, and itertools.count is not subscriptable at run time.
+    numbers: "itertools.count[int]" = field(default_factory=itertools.count)
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    def collection(self, service: str, name: str) -> Collection:
+    def collection(self, service: str, name: str) -> Collection[dict[str, Any]]:
         return self.mongo[self.target.databases[service]][name]
 
     def note(self, text: str) -> None:
@@ -103,12 +106,13 @@ async def run_all(args: argparse.Namespace, target: Target, out: Path) -> Run:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _check(answer: httpx.Response, status: int) -> dict:
+def _check(answer: httpx.Response, status: int) -> dict[str, Any]:
     if answer.status_code != status:
         raise RuntimeError(
             f"{answer.request.method} {answer.request.url}: {answer.status_code} {answer.text}"
         )
-    return answer.json()
+    body: dict[str, Any] = answer.json()  # every answer checked here is a JSON object
+    return body
 
 
 async def create_posts(run: Run, count: int, authors: list[str], desc: str) -> list[str]:
@@ -184,7 +188,11 @@ def exactly_once(run: Run, post_ids: list[str]) -> tuple[int, str]:
     )
 
 
-async def scrape(run: Run, service: str) -> dict[tuple[str, str], float] | None:
+# A service's /metrics as {(sample name, handler label): value}.
+Metrics = dict[tuple[str, str], float]
+
+
+async def scrape(run: Run, service: str) -> Metrics | None:
     """A service's /metrics as {(sample name, handler label): value}; None when it has none."""
     try:
         answer = await run.http.get(f"{run.target.services[service]}/metrics")
@@ -192,7 +200,7 @@ async def scrape(run: Run, service: str) -> dict[tuple[str, str], float] | None:
         return None
     if answer.status_code != 200:
         return None
-    values: dict[tuple[str, str], float] = defaultdict(float)
+    values: Metrics = defaultdict(float)
     for family in text_string_to_metric_families(answer.text):
         for sample in family.samples:
             values[sample.name, sample.labels.get("handler", "")] += sample.value
@@ -209,7 +217,7 @@ async def notifications_stored(run: Run) -> int:
             sample.value
             for family in text_string_to_metric_families(answer.text)
             for sample in family.samples
-            if sample.name == "consumer_events_total" and sample.labels["outcome"] == "stored"
+            if sample.name == "consumer_events_total" and sample.labels["outcome"] == "applied"
         )
     )
 
@@ -243,12 +251,15 @@ def locust_totals(path: Path) -> tuple[int, int, float, float]:
     return requests, failures, percentile(0.5), percentile(0.99)
 
 
-def where_time_goes(before: dict, after: dict) -> list[dict]:
+def where_time_goes(
+    before: dict[str, Metrics | None], after: dict[str, Metrics | None]
+) -> list[dict[str, str | float]]:
     """Mean of each histogram over the interval between two scrapes of every service."""
-    rows = []
-    for service, now in after.items():
+    rows: list[dict[str, str | float]] = []
+    for service, scraped in after.items():
+        now = scraped or {}
         then = before.get(service) or {}
-        for (name, handler), count in (now or {}).items():
+        for (name, handler), count in now.items():
             metric = name.removesuffix("_count")
             if metric not in HISTOGRAMS or handler in ("/metrics", "/healthz"):
                 continue
@@ -279,7 +290,7 @@ async def poll_healthz(http: httpx.AsyncClient, url: str, until: asyncio.Event) 
     return samples
 
 
-def point_reads(posts: Collection, post_id, count: int) -> list[float]:
+def point_reads(posts: Collection[dict[str, Any]], post_id: ObjectId, count: int) -> list[float]:
     samples = []
     for _ in range(count):
         start = time.perf_counter()
@@ -306,7 +317,9 @@ async def reads_vs_size(run: Run) -> None:
     """1. Feed, notification list and unread count (as B) at growing numbers of posts."""
     args, posts = run.args, run.collection("post", "posts")
     sizes = [args.posts // 10, args.posts] + [n for n in [args.max_posts or 0] if n > args.posts]
-    series = {name: {"p50": [], "p99": []} for name in [*READS, ANCHOR]}
+    series: dict[str, dict[str, list[float]]] = {
+        name: {"p50": [], "p99": []} for name in [*READS, ANCHOR]
+    }
     for size in sizes:
         missing = size - posts.estimated_document_count()
         if missing > 0:
@@ -316,7 +329,9 @@ async def reads_vs_size(run: Run) -> None:
             run.note(
                 f"reads at {size:,} posts: {behind:,} notifications missing after {waited:.0f} s"
             )
-        some_id = posts.find_one({}, {"_id": 1})["_id"]
+        some = posts.find_one({}, {"_id": 1})
+        assert some is not None, "no post stored to read by _id"
+        some_id = some["_id"]
         with tqdm(total=len(series) * args.requests, desc=f"reads at {size:,}", unit="req") as bar:
             for name, (path, params) in READS.items():
                 samples = []
@@ -394,8 +409,10 @@ async def sustained_load(run: Run) -> None:
     run.created += len(created)
 
     async def drained() -> bool:
-        depth = asyncio.to_thread(target.queue_depth)
-        return await asyncio.gather(outbox_pending(run), depth) == [0, 0]
+        pending, depth = await asyncio.gather(
+            outbox_pending(run), asyncio.to_thread(target.queue_depth)
+        )
+        return pending == 0 and depth == 0
 
     empty_after = await wait_for(drained, args.wait)
 

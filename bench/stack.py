@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from pydantic_settings import BaseSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))  # tests.support uses devstack's helpers (as in pytest)
 
@@ -35,8 +37,11 @@ from tests.support.stack import Stack  # noqa: E402
 TEST_ONLY_SETTINGS = ("BCRYPT_ROUNDS", "OUTBOX_POLL_INTERVAL", "OUTBOX_CLAIM_TIMEOUT")
 
 
-def _default(settings: type, name: str):
-    return settings.model_fields[name].default
+def _default(settings: type[BaseSettings], name: str) -> str:
+    """The default of one of ``settings``' text fields (a URL, a database or queue name)."""
+    default = settings.model_fields[name].default
+    assert isinstance(default, str), f"{settings.__name__}.{name} has no text default"
+    return default
 
 
 @dataclass

@@ -32,5 +32,5 @@ app.conf.update(
 
 
 @setup_logging.connect
-def _json_logs(**_kwargs) -> None:
+def _json_logs(**_kwargs: object) -> None:
     configure_logging("cleaner_worker", settings.log_level)

@@ -1,16 +1,52 @@
 """The contracts between services: every event that crosses the broker is defined here.
 
-Events are versioned by routing key (``post.created.v1``): a breaking change gets a new version
-that publishers emit beside the old one until every consumer has moved.
+An event is one class: its fields (the wire format, JSON) and, as class constants, its routing
+key, which carries the version (``post.created.v1``). Defining the class registers it, so the
+publisher, the outbox relay and the consumer find it by routing key and name no event
+themselves. A breaking change is a new class with a new version, published beside the old one
+until every consumer has moved.
 """
 
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-POST_CREATED_V1 = "post.created.v1"
+
+class Event(BaseModel):
+    """What every event carries: its own id and when it happened."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ROUTING_KEY: ClassVar[str]
+    event_type: str
+    version: int
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def subject(self) -> dict[str, str]:
+        """What the event is about, for log lines (e.g. ``{"post_id": ...}``)."""
+        return {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.ROUTING_KEY in EVENTS:
+            raise ValueError(f"two events use the routing key {cls.ROUTING_KEY!r}")
+        EVENTS[cls.ROUTING_KEY] = cls
+
+
+EVENTS: dict[str, type[Event]] = {}
+"""Every event contract by its routing key (filled as the classes below are defined)."""
+
+
+def event_for(routing_key: str) -> type[Event]:
+    """The contract of a routing key; ``LookupError`` for one no contract defines."""
+    try:
+        return EVENTS[routing_key]
+    except KeyError:
+        raise LookupError(f"no event is published as {routing_key!r}") from None
 
 
 class PostSnapshot(BaseModel):
@@ -27,15 +63,13 @@ class PostSnapshot(BaseModel):
     created_at: datetime
 
 
-class PostCreated(BaseModel):
+class PostCreated(Event):
     """Published by post_service once the post is stored."""
 
-    model_config = ConfigDict(frozen=True)
-
+    ROUTING_KEY: ClassVar[str] = "post.created.v1"
     event_type: Literal["PostCreated"] = "PostCreated"
     version: Literal[1] = 1
-    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     post: PostSnapshot
 
-    routing_key: str = Field(default=POST_CREATED_V1, exclude=True)
+    def subject(self) -> dict[str, str]:
+        return {"post_id": self.post.id}

@@ -11,9 +11,10 @@ import sys
 
 import structlog
 from asgi_correlation_id import correlation_id
+from structlog.typing import EventDict, Processor
 
 
-def _add_request_id(_logger, _name, event_dict):
+def _add_request_id(_logger: object, _name: str, event_dict: EventDict) -> EventDict:
     request_id = correlation_id.get()
     if request_id and "request_id" not in event_dict:
         event_dict["request_id"] = request_id
@@ -22,7 +23,7 @@ def _add_request_id(_logger, _name, event_dict):
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library (uvicorn, celery, pymongo) into JSON on stdout."""
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

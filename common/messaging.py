@@ -3,8 +3,8 @@
 Topology (names come from settings, so tests and deployments can keep theirs apart):
 
     events exchange (topic, durable) --post.created.v1--> <queue> (quorum, delivery limit)
-                                                            | rejected, or redelivered too often
-                                                            v
+                      (one binding per event the queue's handlers take) | rejected, or
+                                                            v  redelivered too often
                                   <queue>.dead-letter (fanout) --> <queue>.dlq (quorum)
 """
 
@@ -19,10 +19,12 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustChannel,
     AbstractRobustConnection,
+    HeadersType,
 )
 from aio_pika.exceptions import AMQPError
 
-from common.events import PostCreated
+from common.events import Event
+from common.tasks import BackgroundTasks
 
 CORRELATION_HEADER = "x-correlation-id"
 # Seconds between reconnect attempts after the broker went away (aio-pika's default is 5).
@@ -47,7 +49,7 @@ class Broker:
         self._url = url
         self._name = name
         self._connection: AbstractRobustConnection | None = None
-        self._task: asyncio.Task | None = None
+        self._tasks = BackgroundTasks(f"broker-{name}")
         self._first_connect = asyncio.Event()
         self._on_connected: list[Callable[[], None]] = []
 
@@ -60,7 +62,7 @@ class Broker:
             callback()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._connect(), name=f"broker-connect-{self._name}")
+        self._tasks.start(self._connect(), "connect")
 
     async def _connect(self) -> None:
         async for attempt in stamina.retry_context(
@@ -73,6 +75,7 @@ class Broker:
                     reconnect_interval=RECONNECT_INTERVAL,
                 )
         log.info("broker connected", connection=self._name)
+        assert self._connection is not None
         self._connection.reconnect_callbacks.add(self._connected)
         self._first_connect.set()
         self._connected()
@@ -93,9 +96,7 @@ class Broker:
             raise BrokerUnavailable("not connected to RabbitMQ")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._tasks.stop()
         if self._connection is not None:
             await self._connection.close()
 
@@ -125,12 +126,12 @@ class EventPublisher:
             self._exchange = await declare_events_exchange(self._channel, self._exchange_name)
         return self._exchange
 
-    async def publish(self, event: PostCreated, correlation: str | None = None) -> None:
+    async def publish(self, event: Event, correlation: str | None = None) -> None:
         """Publish and return once the broker has confirmed; raises on any failure."""
         if not self._broker.is_connected:
             raise BrokerUnavailable("not connected to RabbitMQ")
         exchange = await self._ensure_exchange()
-        headers = {"x-event-type": event.event_type, "x-event-version": event.version}
+        headers: HeadersType = {"x-event-type": event.event_type, "x-event-version": event.version}
         if correlation:
             headers[CORRELATION_HEADER] = correlation
         message = aio_pika.Message(
@@ -142,14 +143,14 @@ class EventPublisher:
             timestamp=event.occurred_at,
             headers=headers,
         )
-        await exchange.publish(message, routing_key=event.routing_key, timeout=self._timeout)
+        await exchange.publish(message, routing_key=event.ROUTING_KEY, timeout=self._timeout)
 
 
 async def declare_consumer_queue(
     channel: AbstractRobustChannel,
     exchange_name: str,
     queue_name: str,
-    routing_key: str,
+    routing_keys: list[str],
     delivery_limit: int,
 ) -> AbstractQueue:
     """A durable quorum queue bound to the events exchange, with its dead-letter queue.
@@ -174,7 +175,8 @@ async def declare_consumer_queue(
             "x-dead-letter-exchange": dead_letter.name,
         },
     )
-    await queue.bind(exchange, routing_key=routing_key)
+    for routing_key in routing_keys:
+        await queue.bind(exchange, routing_key=routing_key)
     return queue
 
 

@@ -1,21 +1,29 @@
-"""The one way every service opens MongoDB."""
+"""The one way every service opens MongoDB, and the types its stores use."""
+
+from typing import Any
 
 import stamina
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 
+Document = dict[str, Any]
+Client = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
 
-def connect_mongo(url: str) -> AsyncMongoClient:
+
+def connect_mongo(url: str) -> Client:
     """A client for this event loop; datetimes come back timezone-aware (UTC)."""
     return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=3000, appname="soflite")
 
 
-async def ping(client: AsyncMongoClient) -> None:
+async def ping(client: Client) -> None:
     await client.admin.command("ping")
 
 
-async def wait_for_mongo(client: AsyncMongoClient, timeout: float = 60.0) -> None:
+async def wait_for_mongo(client: Client, timeout: float = 60.0) -> None:
     """Wait until the server answers, so a service may start beside its database."""
     async for attempt in stamina.retry_context(
         on=ConnectionFailure, attempts=None, timeout=timeout
@@ -24,7 +32,7 @@ async def wait_for_mongo(client: AsyncMongoClient, timeout: float = 60.0) -> Non
             await ping(client)
 
 
-async def open_database(url: str, name: str) -> tuple[AsyncMongoClient, AsyncDatabase]:
+async def open_database(url: str, name: str) -> tuple[Client, Database]:
     """A service's start-up: connect, wait for the server, and hand back its database."""
     client = connect_mongo(url)
     await wait_for_mongo(client)

@@ -18,8 +18,8 @@ from typing import Annotated, Any
 from bson import ObjectId
 from fastapi import Query
 from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
+
+from common.mongo import Collection, Database, Document
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 
@@ -50,7 +50,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(raw)
 
 
-def next_cursor(docs: list[dict[str, Any]], limit: int) -> str | None:
+def next_cursor(docs: list[Document], limit: int) -> str | None:
     """The cursor after a page fetched with ``limit + 1``: ``None`` when it was the last page."""
     return encode_cursor(docs[limit - 1]["seq"]) if len(docs) > limit else None
 
@@ -67,7 +67,7 @@ class Sequence:
     reserved by a write that then fails is simply never used: pages tolerate gaps.
     """
 
-    def __init__(self, db: AsyncDatabase, name: str) -> None:
+    def __init__(self, db: Database, name: str) -> None:
         self._counters = db["counters"]
         self._name = name
 
@@ -83,22 +83,22 @@ class Sequence:
         )
         if counter is None:
             raise LookupError(f"sequence {self._name!r} was not created")
-        return counter["value"]
+        return int(counter["value"])
 
     async def current(self) -> int:
         counter = await self._counters.find_one({"_id": self._name})
-        return counter["value"] if counter else 0
+        return int(counter["value"]) if counter else 0
 
 
 async def newest_first(
-    collection: AsyncCollection,
+    collection: Collection,
     *,
     top: int,
     limit: int,
     cursor: str | None = None,
     where: dict[str, Any] | None = None,
     projection: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Document]:
     """Up to ``limit`` documents matching ``where``, by ``seq`` descending, below the cursor.
 
     Reads windows ``(hi - w, hi]`` going back from ``top``, each twice as wide as the last, until
@@ -108,7 +108,7 @@ async def newest_first(
     below = decode_cursor(cursor)
     hi = top if below is None else min(top, below - 1)
     width = 2 * limit
-    found: list[dict[str, Any]] = []
+    found: list[Document] = []
     while hi > 0 and len(found) < limit:
         lo = max(0, hi - width)
         # ``seq`` first: the local stand-in serves a query by its first indexed clause.

@@ -10,13 +10,14 @@ only ``/api/``: health and metrics are for probes and scrapers inside the deploy
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 import structlog
 import uvicorn
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import ConnectionFailure
@@ -26,6 +27,8 @@ from common.logging import configure_logging
 from common.pagination import InvalidCursor
 
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+T = TypeVar("T")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
@@ -57,7 +60,9 @@ def create_service_app(
     )
 
     @app.middleware("http")
-    async def log_request(request: Request, call_next):
+    async def log_request(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         if request.url.path not in ("/healthz", "/readyz"):
@@ -92,6 +97,19 @@ def create_service_app(
         app, latency_lowr_buckets=LATENCY_BUCKETS
     ).expose(app, include_in_schema=False)
     return app
+
+
+def from_state(name: str, kind: type[T]) -> Any:
+    """A FastAPI dependency on ``app.state.<name>`` (set by the lifespan), typed as ``kind``:
+    ``Posts = Annotated[PostStore, from_state("posts", PostStore)]``."""
+
+    def dependency(request: Request) -> T:
+        value = getattr(request.app.state, name)
+        if not isinstance(value, kind):
+            raise TypeError(f"app.state.{name} is {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    return Depends(dependency)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -8,7 +8,7 @@ wherever it is read.
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,7 +43,7 @@ class ServiceSettings(BaseSettings):
     mongo_db: str
 
     @model_validator(mode="after")
-    def _refuse_dev_credentials(self):
+    def _refuse_dev_credentials(self) -> Self:
         if self.environment == "development":
             return self
         left = [

@@ -3,10 +3,11 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from common.pagination import Limit, next_cursor, parse_object_id
+from common.service import from_state
 from common.tokens import CurrentUser
 from notification_service.store import UNREAD_CAP, NotificationStore
 
@@ -40,11 +41,7 @@ class NotificationRequest(BaseModel):
     post_id: str = Field(min_length=1, max_length=64)
 
 
-def _store(request: Request) -> NotificationStore:
-    return request.app.state.notifications
-
-
-Notifications = Annotated[NotificationStore, Depends(_store)]
+Notifications = Annotated[NotificationStore, from_state("notifications", NotificationStore)]
 
 
 def _out(doc: dict[str, Any], read: bool) -> Notification:

@@ -14,12 +14,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.clock import utc_now
 from common.events import PostSnapshot
+from common.mongo import Collection, Database, Document
 from common.pagination import SEQ_INDEX, Sequence, newest_first
 
 DUPLICATE_KEY = 11000
@@ -29,7 +28,7 @@ UNREAD_CAP = 100
 
 
 class NotificationStore:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self._posts = db["posts"]
         self._notifications = db["notifications"]
         self._reads = db["reads"]
@@ -89,14 +88,14 @@ class NotificationStore:
     async def for_post(self, post_id: str) -> dict[str, Any] | None:
         return await self._notifications.find_one({"post_id": post_id})
 
-    async def page_for(self, user_id: str, limit: int, cursor: str | None) -> list[dict]:
+    async def page_for(self, user_id: str, limit: int, cursor: str | None) -> list[Document]:
         """Notifications of other users' posts, newest first, ``limit + 1`` of them, each with
         ``read`` for this user."""
         docs = await self._newest_for(user_id, limit + 1, cursor)
         read_ids = await self.read_ids(user_id, docs)
         return [{**d, "read": d["_id"] in read_ids} for d in docs]
 
-    async def read_ids(self, user_id: str, notifications: list[dict]) -> set[ObjectId]:
+    async def read_ids(self, user_id: str, notifications: list[Document]) -> set[ObjectId]:
         """Which of ``notifications`` (with ``_id`` and ``seq``) this user has opened: one index
         range over the user's reads between the lowest and highest ``seq``."""
         if not notifications:
@@ -115,8 +114,8 @@ class NotificationStore:
         return len(docs) - len(await self.read_ids(user_id, docs))
 
     async def _newest_for(
-        self, user_id: str, limit: int, cursor: str | None, projection: dict | None = None
-    ) -> list[dict]:
+        self, user_id: str, limit: int, cursor: str | None, projection: Document | None = None
+    ) -> list[Document]:
         return await newest_first(
             self._notifications,
             top=await self._sequence.current(),
@@ -163,7 +162,7 @@ class NotificationStore:
         return notifications, reads
 
 
-async def _insert_new(collection: AsyncCollection, docs: list[dict]) -> list[dict]:
+async def _insert_new(collection: Collection, docs: list[Document]) -> list[Document]:
     """Insert ``docs``, skipping those a unique key says exist; returns the ones inserted."""
     try:
         await collection.insert_many(docs, ordered=False)
@@ -176,7 +175,7 @@ async def _insert_new(collection: AsyncCollection, docs: list[dict]) -> list[dic
     return docs
 
 
-async def _delete_in_batches(collection: AsyncCollection, query: dict, batch_size: int) -> int:
+async def _delete_in_batches(collection: Collection, query: Document, batch_size: int) -> int:
     deleted = 0
     while True:
         ids = [d["_id"] async for d in collection.find(query, {"_id": 1}).limit(batch_size)]

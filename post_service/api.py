@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import structlog
 from asgi_correlation_id import correlation_id
 from bson import ObjectId
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from minio.error import MinioException
 from pydantic import BaseModel, Field, StringConstraints
 from urllib3.exceptions import HTTPError
@@ -14,6 +14,7 @@ from urllib3.exceptions import HTTPError
 from common.clock import utc_now
 from common.events import PostCreated, PostSnapshot
 from common.pagination import Limit, next_cursor, parse_object_id
+from common.service import from_state
 from common.tokens import CurrentUser
 from post_service.outbox import OutboxRelay
 from post_service.snippets import SnippetStore
@@ -66,21 +67,9 @@ class FeedPage(BaseModel):
     next_cursor: str | None
 
 
-def _posts(request: Request) -> PostStore:
-    return request.app.state.posts
-
-
-def _snippets(request: Request) -> SnippetStore:
-    return request.app.state.snippets
-
-
-def _relay(request: Request) -> OutboxRelay:
-    return request.app.state.relay
-
-
-Posts = Annotated[PostStore, Depends(_posts)]
-Snippets = Annotated[SnippetStore, Depends(_snippets)]
-Relay = Annotated[OutboxRelay, Depends(_relay)]
+Posts = Annotated[PostStore, from_state("posts", PostStore)]
+Snippets = Annotated[SnippetStore, from_state("snippets", SnippetStore)]
+Relay = Annotated[OutboxRelay, from_state("relay", OutboxRelay)]
 
 
 def code_preview(code: str) -> str:
@@ -128,7 +117,7 @@ async def create_post(
         )
     post_id, created_at = ObjectId(), utc_now()
     key = snippet_key(post_id) if code is not None else None
-    if key is not None:
+    if code is not None and key is not None:
         # The snippet goes first: a post never points at a snippet that is not there.
         try:
             await snippets.put(key, code)
@@ -161,7 +150,7 @@ async def create_post(
     )
     correlation = correlation_id.get()
     try:
-        await posts.insert(doc, event.model_dump(mode="json"), correlation, relay.claim)
+        await posts.insert(doc, event, correlation, relay.claim)
     except Exception:
         if key is not None:  # leave no orphan snippet behind
             try:

@@ -1,3 +1,4 @@
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from post_service.store import PostStore
 
 def create_app(settings: PostSettings) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
         app.state.posts = PostStore(db)

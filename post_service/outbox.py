@@ -27,8 +27,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
 from common.clock import utc_now
-from common.events import PostCreated
+from common.events import Event, event_for
 from common.messaging import Broker, EventPublisher
+from common.mongo import Document
+from common.tasks import BackgroundTasks
 from post_service.store import PostStore
 
 log = structlog.get_logger(__name__)
@@ -36,7 +38,7 @@ log = structlog.get_logger(__name__)
 PENDING_EVENTS = Gauge("outbox_pending_events", "Events stored and not yet published")
 PUBLISH_LATENCY = Histogram(
     "outbox_publish_latency_seconds",
-    "From the post's insert to the broker's confirm of its event",
+    "From the event (made with its post) to the broker's confirm",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 PUBLISHED = Counter("outbox_published_events", "Events published and marked", ["path"])
@@ -48,7 +50,7 @@ SWEEP_READ_BATCHES = 10
 @dataclass(frozen=True)
 class Pending:
     post_id: ObjectId
-    event: PostCreated
+    event: Event
     correlation: str | None
 
 
@@ -71,16 +73,14 @@ class OutboxRelay:
         # Bounded: past it, events simply wait for the sweep.
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=10 * batch_size)
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._tasks: list[asyncio.Task] = []
+        self._tasks = BackgroundTasks("outbox")
         # A sweep starts at once when the broker (re)connects: an outage's backlog is due.
         self._sweep_now = asyncio.Event()
         broker.on_connected(self._sweep_now.set)
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._publish_loop(), name="outbox-publish"),
-            asyncio.create_task(self._sweep_loop(), name="outbox-sweep"),
-        ]
+        self._tasks.start(self._publish_loop(), "publish")
+        self._tasks.start(self._sweep_loop(), "sweep")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Publish what the fast path holds (up to ``grace`` seconds), then stop and hand the
@@ -88,9 +88,7 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
                 await self._queue.join()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.stop()
         with contextlib.suppress(Exception):  # it expires by itself otherwise
             await self._store.release_lease(SWEEP_LEASE, self._holder)
 
@@ -100,7 +98,7 @@ class OutboxRelay:
         broker is away, so the sweep takes it as soon as the broker is back."""
         return self.claim_timeout if self._broker.is_connected else timedelta(0)
 
-    def submit(self, post_id: ObjectId, event: PostCreated, correlation: str | None) -> None:
+    def submit(self, post_id: ObjectId, event: Event, correlation: str | None) -> None:
         """Publish a just-stored event soon; if this replica cannot, the sweep will."""
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(Pending(post_id, event, correlation))
@@ -154,11 +152,14 @@ class OutboxRelay:
                 break
         return published
 
-    async def _pending(self, doc: dict) -> Pending | None:
+    async def _pending(self, doc: Document) -> Pending | None:
         outbox = doc["outbox"]
         try:
-            event = PostCreated.model_validate(outbox["event"])
-        except ValidationError as exc:  # can never be published: keep it, out of the way
+            event = event_for(outbox["routing_key"]).model_validate(outbox["event"])
+        except (
+            LookupError,
+            ValidationError,
+        ) as exc:  # can never be published: keep it, out of the way
             log.error("outbox event invalid, set aside", post_id=str(doc["_id"]), error=str(exc))
             await self._store.mark_failed(doc["_id"], str(exc))
             return None
@@ -187,6 +188,6 @@ class OutboxRelay:
                 "event not published, will retry", event_id=pending.event.event_id, error=repr(exc)
             )
             return False
-        PUBLISH_LATENCY.observe((utc_now() - pending.event.post.created_at).total_seconds())
-        log.info("event published", event_id=pending.event.event_id, post_id=pending.event.post.id)
+        PUBLISH_LATENCY.observe((utc_now() - pending.event.occurred_at).total_seconds())
+        log.info("event published", event_id=pending.event.event_id, **pending.event.subject())
         return True

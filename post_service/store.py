@@ -12,10 +12,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
+from common.events import Event
+from common.mongo import Database, Document
 from common.pagination import SEQ_INDEX, Sequence, newest_first
 
 PENDING = "pending"
@@ -26,7 +27,7 @@ DUE = "outbox.due"
 
 
 class PostStore:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self._posts = db["posts"]
         self._leases = db["leases"]
         self.sequence = Sequence(db, "posts")
@@ -38,8 +39,8 @@ class PostStore:
 
     async def insert(
         self,
-        post: dict[str, Any],
-        event: dict[str, Any],
+        post: Document,
+        event: Event,
         correlation: str | None,
         claim_timeout: timedelta,
     ) -> None:
@@ -51,7 +52,8 @@ class PostStore:
         """
         outbox = {
             "state": PENDING,
-            "event": event,
+            "routing_key": event.ROUTING_KEY,
+            "event": event.model_dump(mode="json"),
             "correlation_id": correlation,
             "due": post["created_at"] + claim_timeout,
         }
@@ -61,7 +63,7 @@ class PostStore:
     async def get(self, post_id: ObjectId) -> dict[str, Any] | None:
         return await self._posts.find_one({"_id": post_id}, {"outbox": 0})
 
-    async def feed(self, exclude_author: str, limit: int, cursor: str | None) -> list[dict]:
+    async def feed(self, exclude_author: str, limit: int, cursor: str | None) -> list[Document]:
         """The newest posts not by ``exclude_author``; ``limit + 1`` to tell if more exist."""
         return await newest_first(
             self._posts,
@@ -92,7 +94,7 @@ class PostStore:
         await self._update_each(post_ids, {"$set": {DUE: utc_now()}}, {DUE: {"$exists": True}})
 
     async def _update_each(
-        self, post_ids: list[ObjectId], update: dict, where: dict | None = None
+        self, post_ids: list[ObjectId], update: Document, where: Document | None = None
     ) -> None:
         """One point update by ``_id`` per post, sent as one unordered bulk write. (An
         ``{"_id": {"$in": ids}}`` filter costs the local stand-in a scan of the list per

@@ -159,6 +159,8 @@ Ctrl-C stops everything started here; data stays in .data/.
         flush=True,
     )
     honcho = shutil.which("honcho", path=env["PATH"])
+    if honcho is None:
+        sys.exit("honcho is missing: run `make run`, which installs it")
     os.chdir(ROOT)
     os.execve(honcho, [honcho, "-f", "Procfile", "start", *processes], env)  # noqa: S606
 

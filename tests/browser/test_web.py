@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from post_service.api import code_preview
 from tests.support.processes import wait_until
@@ -65,7 +65,9 @@ def compose(page: Page, text: str, code: str | None = None, language: str = "pyt
     page.get_by_role("button", name="Post", exact=True).click()
     view_it = page.get_by_role("link", name="View your post")
     expect(view_it).to_have_attribute("href", re.compile(r"^/posts/\w+$"))
-    return view_it.get_attribute("href").removeprefix("/posts/")
+    href = view_it.get_attribute("href")
+    assert href is not None
+    return href.removeprefix("/posts/")
 
 
 def feed(page: Page):
@@ -94,8 +96,13 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
     a_email, b_email = unique_email("a"), unique_email("b")
     a, b = open_page(), open_page()
     dialogs: list[str] = []  # an alert() here would mean posted markup ran as HTML
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
     for page in (a, b):
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("dialog", on_dialog)
 
     # A signs up through the form, lands on Home and posts a Python snippet.
     sign_up(a, a_email, screenshot)

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from common.settings import ServiceSettings
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 
@@ -67,7 +69,7 @@ class SettingsInfo:
     """The settings class one of our processes reads, found from its command line."""
 
     package: str
-    cls: type[BaseSettings]
+    cls: type[ServiceSettings]
     serves_http: bool
     job: bool = False  # `python -m auth_service keygen`: runs once and exits
 
@@ -114,7 +116,9 @@ def settings_for(command: list[str]) -> SettingsInfo | None:
         and value.__module__ == module.__name__
     ]
     assert len(classes) == 1, f"{package}.settings should define one settings class"
-    return SettingsInfo(package, classes[0], serves_http, job)
+    cls = classes[0]
+    assert issubclass(cls, ServiceSettings), f"{cls.__name__} should extend ServiceSettings"
+    return SettingsInfo(package, cls, serves_http, job)
 
 
 @dataclass

@@ -17,6 +17,7 @@ import os
 import shutil
 import string
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def render(template: Path, values: dict[str, str]) -> str:
     return text
 
 
-def nginx_test(conf: Path, hosts: list[str] = ()) -> subprocess.CompletedProcess:
+def nginx_test(conf: Path, hosts: Sequence[str] = ()) -> subprocess.CompletedProcess:
     command = [NGINX, "-t", "-q", "-e", "stderr", "-p", str(conf.parent), "-c", str(conf)]
     if hosts:
         hosts_file = conf.parent / "hosts"

@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
@@ -32,7 +33,7 @@ async def test_a_burst_of_posts_each_becomes_exactly_one_notification(stack, mon
         ids = set(await asyncio.gather(*(post(i) for i in range(BURST))))
     assert len(ids) == BURST
 
-    mongo = AsyncMongoClient(mongo_url)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     try:
         notifications = mongo[stack.databases["notification"]]["notifications"]
         posts = mongo[stack.databases["post"]]["posts"]

@@ -3,6 +3,7 @@
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from pymongo import MongoClient
@@ -51,7 +52,8 @@ def test_two_users_post_notify_open_read_and_clean(stack, mongo_url):
     stack.start_cleaner(max_age=1, interval=1)
     try:
         wait_until(lambda: notified() is None, 30, "the cleaner deleted the notification")
-        reads = MongoClient(mongo_url)[stack.databases["notification"]]["reads"]
+        mongo: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
+        reads = mongo[stack.databases["notification"]]["reads"]
         assert reads.count_documents({"user_id": b_id}) == 0  # its read state went with it
         beat_log = stack.processes["cleaner-beat"].log_text()
         assert "cleaner.delete_old_notifications" in beat_log
@@ -89,7 +91,7 @@ def test_bad_input_gets_a_4xx_never_a_500(stack, keys):
     user.sign_up(), user.sign_in()
     json_headers = {"content-type": "application/json"}
 
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], int]] = [
         ("POST", "/api/signup", {"content": b"{not json", "headers": json_headers}, 422),
         ("POST", "/api/signup", {"json": {"email": 5, "password": ["x"]}}, 422),
         ("POST", "/api/signup", {"json": {"email": {"$gt": ""}, "password": "password1"}}, 422),
@@ -102,7 +104,7 @@ def test_bad_input_gets_a_4xx_never_a_500(stack, keys):
         assert answer.status_code == expected, (path, kwargs, answer.text)
         assert answer.json()["detail"]
 
-    authed = [
+    authed: list[tuple[str, str, dict[str, Any], int]] = [
         ("POST", "/api/post", {"content": b'{"text": ', "headers": json_headers}, 422),
         ("POST", "/api/post", {"json": {"text": ["not", "text"]}}, 422),
         ("POST", "/api/post", {"json": {"text": "t", "code": "x" * (64 * 1024 + 1)}}, 413),
@@ -121,6 +123,7 @@ def test_bad_input_gets_a_4xx_never_a_500(stack, keys):
     expired = TokenIssuer(keys.private.read_bytes(), ISSUER, AUDIENCE, timedelta(seconds=-30)).mint(
         "u", "u@example.com"
     )
+    assert user.token is not None  # signed in above
     none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + user.token.split(".")[1] + "."
     forged = user.token[:-4] + ("AAAA" if not user.token.endswith("AAAA") else "BBBB")
     for token in [expired, none_alg, forged, "garbage"]:

@@ -1,10 +1,13 @@
 """Each service in-process (its real lifespan) against the real MongoDB, S3 and RabbitMQ."""
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from auth_service.app import create_app as auth_app
 from auth_service.settings import AuthSettings
@@ -15,12 +18,19 @@ from post_service.settings import PostSettings
 from tests.conftest import AUDIENCE, ISSUER
 
 
+class InProcessClient(httpx.AsyncClient):
+    """A client of one in-process app, which it carries so that tests can reach the app's state."""
+
+    def __init__(self, app: FastAPI, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(transport=transport, base_url="http://test")
+        self.app = app
+
+
 @asynccontextmanager
-async def serve_in_process(app):
+async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcessClient]:
     async with LifespanManager(app, startup_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            client.app = app
+        async with InProcessClient(app, transport) as client:
             yield client
 
 
@@ -51,8 +61,8 @@ def post_settings(mongo_url, s3, rabbit, keys, names) -> PostSettings:
         jwt_public_key_file=keys.public,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
-        outbox_poll_interval=0.2,
-        outbox_claim_timeout=1,
+        outbox_poll_interval=timedelta(seconds=0.2),
+        outbox_claim_timeout=timedelta(seconds=1),
     )
 
 

@@ -6,7 +6,7 @@ import pytest
 from bson import ObjectId
 
 from common.clock import utc_now
-from common.events import POST_CREATED_V1, PostCreated, PostSnapshot
+from common.events import PostCreated, PostSnapshot
 from common.messaging import Broker, EventPublisher
 from notification_service.app import create_app
 from tests.integration.conftest import serve_in_process
@@ -48,7 +48,9 @@ async def publish_raw(rabbit, names):
     )
 
     async def publish(body: bytes) -> None:
-        await exchange.publish(aio_pika.Message(body, delivery_mode=2), routing_key=POST_CREATED_V1)
+        await exchange.publish(
+            aio_pika.Message(body, delivery_mode=2), routing_key=PostCreated.ROUTING_KEY
+        )
 
     yield publish
     await connection.close()
@@ -61,6 +63,7 @@ async def queue_counts(url: str, queue: str) -> tuple[int, int]:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
         result = declared.declaration_result
+        assert result.message_count is not None and result.consumer_count is not None
         return result.message_count, result.consumer_count
     except aio_pika.exceptions.ChannelClosed:
         return 0, 0

@@ -1,6 +1,7 @@
 import asyncio
 import json
 from datetime import timedelta
+from typing import Any
 
 import aio_pika
 import pytest
@@ -9,7 +10,7 @@ from minio import Minio
 from pymongo import AsyncMongoClient
 
 from common.clock import utc_now
-from common.events import POST_CREATED_V1, PostCreated, PostSnapshot
+from common.events import PostCreated, PostSnapshot
 from common.messaging import EventPublisher
 from post_service.api import MAX_CODE_BYTES
 from post_service.outbox import OutboxRelay
@@ -27,7 +28,7 @@ async def event_queue(rabbit, names):
         names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
     )
     queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key=POST_CREATED_V1)
+    await queue.bind(exchange, routing_key=PostCreated.ROUTING_KEY)
     yield queue
     await connection.close()
 
@@ -49,9 +50,10 @@ async def test_post_with_code_keeps_the_code_in_the_object_store(
     post = created.json()
     assert post["code"] == CODE and post["author_id"] == "alice"
 
-    mongo = AsyncMongoClient(post_settings.mongo_url)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(post_settings.mongo_url)
     stored = await mongo[post_settings.mongo_db]["posts"].find_one({"_id": ObjectId(post["id"])})
     await mongo.close()
+    assert stored is not None
     assert CODE not in json.dumps(stored, default=str)  # only a short preview is in MongoDB
     minio = Minio(s3.endpoint, s3.access_key, s3.secret_key, secure=False)
     obj = minio.get_object(post_settings.s3_bucket, stored["code_key"])
@@ -189,8 +191,7 @@ async def test_one_relay_at_a_time_sweeps_events_left_behind(posts, post_setting
             created_at=now,
         )
         post = {"_id": post_id, "author_id": "a", "text": f"{i}", "created_at": now}
-        event = PostCreated(post=snapshot).model_dump(mode="json")
-        await state.posts.insert(post, event, None, claim_timeout=timedelta(0))
+        await state.posts.insert(post, PostCreated(post=snapshot), None, timedelta(0))
         sent.add(str(post_id))
 
     def relay() -> OutboxRelay:

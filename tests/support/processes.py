@@ -77,7 +77,7 @@ class Process:
             **(env or {}),
         }
         self._cwd = cwd
-        self.popen: subprocess.Popen | None = None
+        self.popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Process":
         log = self.log_path.open("ab")
@@ -230,13 +230,15 @@ class RabbitNode:
     def stop(self) -> None:
         if self.process is None or not self.process.running:
             return
+        popen = self.process.popen
+        assert popen is not None  # a running process has one
         subprocess.run(
             ["rabbitmqctl", "-q", "-n", self.node, "stop"],
             capture_output=True,
             timeout=60,
             check=False,
         )
-        self.process.popen.wait(30)
+        popen.wait(30)
 
     def remove_data(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)

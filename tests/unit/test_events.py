@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from common.events import POST_CREATED_V1, PostCreated, PostSnapshot
+from common.events import EVENTS, Event, PostCreated, PostSnapshot, event_for
 
 
 def _event() -> PostCreated:
@@ -40,8 +40,24 @@ def test_post_created_wire_format_is_versioned_and_carries_ids():
         "language",
         "created_at",
     }
-    assert "routing_key" not in wire
-    assert _event().routing_key == POST_CREATED_V1
+    assert "routing_key" not in wire and "ROUTING_KEY" not in wire
+
+
+def test_every_contract_is_registered_by_its_versioned_routing_key():
+    assert PostCreated.ROUTING_KEY == "post.created.v1"
+    assert event_for("post.created.v1") is PostCreated
+    assert all(key.rsplit(".", 1)[-1].startswith("v") for key in EVENTS)
+    with pytest.raises(LookupError):
+        event_for("post.created.v2")
+
+
+def test_a_routing_key_belongs_to_one_contract():
+    with pytest.raises(ValueError, match="two events"):
+
+        class PostCreatedAgain(Event):
+            ROUTING_KEY = "post.created.v1"
+            event_type: str = "PostCreatedAgain"
+            version: int = 1
 
 
 def test_each_event_gets_its_own_id():

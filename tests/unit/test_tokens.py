@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common.tokens import InvalidToken, TokenVerifier
 from tests.conftest import AUDIENCE, ISSUER
@@ -33,6 +34,7 @@ def _claims(**over):
 
 def _sign(keys, **over) -> str:
     key = serialization.load_pem_private_key(keys.private.read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)  # EdDSA: the key pair the services use
     return jwt.encode(_claims(**over), key, algorithm="EdDSA")
 
 

@@ -20,7 +20,7 @@ const post = {
 describe('post page', () => {
   it('shows the full snippet highlighted and copies it', async () => {
     mockApi({ 'GET /api/post/p1': () => json(200, post) })
-    const writeText = vi.fn(async (_text: string) => {})
+    const writeText = vi.fn<Clipboard['writeText']>(async () => {})
     Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true })
     const wrapper = await renderRoute('/posts/p1')
 

@@ -25,7 +25,7 @@ const bearerToken: Middleware = {
   },
 }
 
-function serviceClient<Paths extends {}>() {
+function serviceClient<Paths extends object>() {
   const client = createClient<Paths>({
     baseUrl: window.location.origin,
     // Looked up on every call rather than captured once, so tests can stub it.
