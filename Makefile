@@ -2,7 +2,7 @@
 #   make run    the whole system on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/)
 #   make test   installs and starts what the tests need, then runs every test
 .DEFAULT_GOAL := help
-.PHONY: help python-deps install web openapi run bench test test-python test-web lint format clean
+.PHONY: help python-deps install web openapi run bench test test-python test-web lint clean
 
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DeleteOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.clock import utc_now
@@ -181,5 +181,6 @@ async def _delete_in_batches(collection: Collection, query: Document, batch_size
         ids = [d["_id"] async for d in collection.find(query, {"_id": 1}).limit(batch_size)]
         if not ids:
             return deleted
-        result = await collection.delete_many({"_id": {"$in": ids}})
+        # Point deletes in one bulk write: an ``$in`` filter is quadratic on the local stand-in.
+        result = await collection.bulk_write([DeleteOne({"_id": i}) for i in ids], ordered=False)
         deleted += result.deleted_count

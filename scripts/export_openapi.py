@@ -19,18 +19,27 @@ from notification_service.settings import NotificationSettings  # noqa: E402
 from post_service.app import create_app as post_app  # noqa: E402
 from post_service.settings import PostSettings  # noqa: E402
 
+OUT = ROOT / "web" / "openapi"
 
-def main() -> None:
-    out = ROOT / "web" / "openapi"
-    out.mkdir(parents=True, exist_ok=True)
+
+def documents() -> dict[str, str]:
+    """Each service's OpenAPI document as it is written to ``web/openapi/<service>.json``."""
     apps = {
         "auth": auth_app(AuthSettings()),
         "post": post_app(PostSettings()),
         "notification": notification_app(NotificationSettings()),
     }
-    for name, app in apps.items():
-        path = out / f"{name}.json"
-        path.write_text(json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n")
+    return {
+        name: json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+        for name, app in apps.items()
+    }
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, text in documents().items():
+        path = OUT / f"{name}.json"
+        path.write_text(text)
         print(f"wrote {path.relative_to(ROOT)}")
 
 
