@@ -8,25 +8,24 @@ from auth_service.passwords import PasswordHasher
 from auth_service.settings import AuthSettings
 from auth_service.store import UserStore
 from auth_service.tokens import TokenIssuer
-from common.mongo import open_database, ping
-from common.service import create_service_app
+from common.mongo import ping
+from common.service import create_service_app, service_database
 
 
 def create_app(settings: AuthSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
-        app.state.users = UserStore(db)
-        await app.state.users.create_indexes()
-        app.state.passwords = PasswordHasher(settings.bcrypt_rounds)
-        app.state.tokens = TokenIssuer(
-            settings.jwt_private_key_file.read_bytes(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            ttl=settings.access_token_ttl,
-        )
-        yield
-        await app.state.mongo.close()
+        async with service_database(app, settings) as db:
+            app.state.users = UserStore(db)
+            await app.state.users.create_indexes()
+            app.state.passwords = PasswordHasher(settings.bcrypt_rounds)
+            app.state.tokens = TokenIssuer(
+                settings.jwt_private_key_file.read_bytes(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                ttl=settings.access_token_ttl,
+            )
+            yield
 
     app = create_service_app(
         name="auth",

@@ -95,7 +95,7 @@ class Broker:
         if not self.is_connected:
             raise BrokerUnavailable("not connected to RabbitMQ")
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         await self._tasks.stop()
         if self._connection is not None:
             await self._connection.close()

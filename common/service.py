@@ -10,9 +10,9 @@ only ``/api/``: health and metrics are for probes and scrapers inside the deploy
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeVar
 
 import structlog
 import uvicorn
@@ -24,7 +24,9 @@ from pymongo.errors import ConnectionFailure
 
 from common.health import ReadinessCheck, health_router
 from common.logging import configure_logging
+from common.mongo import Database, open_database
 from common.pagination import InvalidCursor
+from common.settings import ServiceSettings
 
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -110,6 +112,37 @@ def from_state(name: str, kind: type[T]) -> Any:
         return value
 
     return Depends(dependency)
+
+
+class Component(Protocol):
+    """A part with background work: the broker connection, the outbox relay, a consumer."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+C = TypeVar("C", bound=Component)
+
+
+@asynccontextmanager
+async def running(component: C) -> AsyncIterator[C]:
+    """``component`` started for the block, and stopped after it (on an error too)."""
+    component.start()
+    try:
+        yield component
+    finally:
+        await component.stop()
+
+
+@asynccontextmanager
+async def service_database(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[Database]:
+    """The service's own database for the block; the client is ``app.state.mongo`` (readiness)."""
+    app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
+    try:
+        yield db
+    finally:
+        await app.state.mongo.close()
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -1,13 +1,13 @@
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from common.consumer import EventConsumer
 from common.health import ReadinessCheck
 from common.messaging import Broker
-from common.mongo import open_database, ping
-from common.service import create_service_app
+from common.mongo import ping
+from common.service import create_service_app, running, service_database
 from common.tokens import TokenVerifier
 from notification_service.api import router
 from notification_service.consumer import event_handlers
@@ -19,27 +19,22 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
-        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
-        app.state.notifications = NotificationStore(db)
-        await app.state.notifications.create_indexes()
-        app.state.broker = broker = Broker(settings.rabbitmq_url, name="notification_service")
-        consumer = None
-        if settings.consume_events:
-            broker.start()
-            consumer = EventConsumer(
-                broker,
-                event_handlers(app.state.notifications),
-                exchange=settings.events_exchange,
-                queue=settings.notification_queue,
-                delivery_limit=settings.delivery_limit,
-                prefetch=settings.consumer_prefetch,
-            )
-            consumer.start()
-        yield
-        if consumer is not None:
-            await consumer.stop()
-        await broker.close()
-        await app.state.mongo.close()
+        async with service_database(app, settings) as db, AsyncExitStack() as parts:
+            app.state.notifications = NotificationStore(db)
+            await app.state.notifications.create_indexes()
+            if settings.consume_events:
+                broker = Broker(settings.rabbitmq_url, name="notification_service")
+                app.state.broker = await parts.enter_async_context(running(broker))
+                consumer = EventConsumer(
+                    broker,
+                    event_handlers(app.state.notifications),
+                    exchange=settings.events_exchange,
+                    queue=settings.notification_queue,
+                    delivery_limit=settings.delivery_limit,
+                    prefetch=settings.consumer_prefetch,
+                )
+                await parts.enter_async_context(running(consumer))
+            yield
 
     def informational(app: FastAPI) -> dict[str, ReadinessCheck]:
         # Serving notifications needs only MongoDB; the consumer's broker link is reported.

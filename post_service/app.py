@@ -1,11 +1,11 @@
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from common.messaging import Broker, EventPublisher
-from common.mongo import open_database, ping
-from common.service import create_service_app
+from common.mongo import ping
+from common.service import create_service_app, running, service_database
 from common.tokens import TokenVerifier
 from post_service.api import router
 from post_service.outbox import OutboxRelay
@@ -18,33 +18,30 @@ def create_app(settings: PostSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
-        app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
-        app.state.posts = PostStore(db)
-        await app.state.posts.create_indexes()
-        app.state.snippets = SnippetStore(
-            settings.s3_endpoint,
-            settings.s3_access_key,
-            settings.s3_secret_key,
-            settings.s3_bucket,
-            secure=settings.s3_secure,
-            region=settings.s3_region,
-        )
-        await app.state.snippets.ensure_bucket()
-        # The broker may be down: posts are still accepted and wait in the outbox.
-        app.state.broker = broker = Broker(settings.rabbitmq_url, name="post_service")
-        broker.start()
-        app.state.relay = OutboxRelay(
-            app.state.posts,
-            broker,
-            EventPublisher(broker, settings.events_exchange),
-            poll_interval=settings.outbox_poll_interval,
-            claim_timeout=settings.outbox_claim_timeout,
-        )
-        app.state.relay.start()
-        yield
-        await app.state.relay.stop()
-        await broker.close()
-        await app.state.mongo.close()
+        async with service_database(app, settings) as db, AsyncExitStack() as parts:
+            app.state.posts = PostStore(db)
+            await app.state.posts.create_indexes()
+            app.state.snippets = SnippetStore(
+                settings.s3_endpoint,
+                settings.s3_access_key,
+                settings.s3_secret_key,
+                settings.s3_bucket,
+                secure=settings.s3_secure,
+                region=settings.s3_region,
+            )
+            await app.state.snippets.ensure_bucket()
+            # The broker may be down: posts are still accepted and wait in the outbox.
+            broker = Broker(settings.rabbitmq_url, name="post_service")
+            app.state.broker = await parts.enter_async_context(running(broker))
+            relay = OutboxRelay(
+                app.state.posts,
+                broker,
+                EventPublisher(broker, settings.events_exchange),
+                poll_interval=settings.outbox_poll_interval,
+                claim_timeout=settings.outbox_claim_timeout,
+            )
+            app.state.relay = await parts.enter_async_context(running(relay))
+            yield
 
     app = create_service_app(
         name="post",

@@ -36,7 +36,7 @@ async def publish(rabbit, names):
     await broker.connection()
     publisher = EventPublisher(broker, names.exchange)
     yield publisher.publish
-    await broker.close()
+    await broker.stop()
 
 
 @pytest.fixture
