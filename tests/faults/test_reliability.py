@@ -3,38 +3,10 @@
 These tests stop and start servers, so they run against a RabbitMQ node of their own.
 """
 
-import uuid
-
 import httpx
 import pytest
 
-from tests.conftest import Names
-from tests.support.processes import private_rabbit, wait_until
-from tests.support.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def broker(run_id):
-    with private_rabbit(f"solfault-{run_id}") as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def system(mongo_url, s3, broker, keys, tmp_path_factory):
-    names = Names(f"fault{uuid.uuid4().hex[:8]}")
-    stack = Stack.configure(
-        "faults",
-        mongo_url=mongo_url,
-        s3=s3,
-        rabbit_url=broker.url,
-        keys=keys,
-        names=names,
-        workdir=tmp_path_factory.mktemp("faults"),
-    )
-    stack.start_service("notification")  # declares the queue, so events have somewhere to go
-    stack.start_service("post")
-    yield stack
-    stack.stop()
+from tests.support.processes import wait_until
 
 
 @pytest.fixture

@@ -107,6 +107,13 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(5)
 
+    def kill(self) -> None:
+        """SIGKILL, the whole process group: no shutdown code runs."""
+        if self.running:
+            assert self.popen is not None
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
