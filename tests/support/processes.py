@@ -118,9 +118,10 @@ class Process:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_mongo(name: str, storage: str = ":memory:") -> tuple[Process, str]:
-    """secantusdb, in memory unless given a folder; its URL as the services' default has it."""
-    port = free_port()
+def start_mongo(name: str, storage: str = ":memory:", port: int = 0) -> tuple[Process, str]:
+    """secantusdb, in memory unless given a folder (and on a free port unless given one, to
+    restart it where its clients look); its URL as the services' default has it."""
+    port = port or free_port()
     proc = Process(
         name,
         [

@@ -1,0 +1,146 @@
+"""The stores fail under the services: the database restarts, the object store goes away.
+
+Callers get a 503 with a message, never a 500, and nothing is left half-written: no snippet
+without its post, no post without its event. This module runs its own MongoDB stand-in (on
+disk, so it keeps its data across the restart) and object store.
+"""
+
+import asyncio
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from minio import Minio
+from pymongo import MongoClient
+
+from tests.conftest import S3, Names
+from tests.support.polling import eventually
+from tests.support.processes import start_mongo, start_s3, wait_until
+from tests.support.stack import Stack
+
+CODE = "print('hello')\n" * 3
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    """(mongo process, its URL, its data folder) and the object store, both this module's."""
+    folder = tmp_path_factory.mktemp("stores")
+    mongo, url = start_mongo("stores-mongo", str(folder / "mongo"))
+    s3_proc, endpoint = start_s3("stores-s3", folder / "s3", "stores-key", "stores-secret-key")
+    yield (
+        {"mongo": mongo, "url": url, "folder": folder, "s3": s3_proc},
+        S3(endpoint, "stores-key", "stores-secret-key"),
+    )
+    for proc in (s3_proc, mongo):
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def system(stores, rabbit, keys, tmp_path_factory):
+    parts, s3 = stores
+    stack = Stack.configure(
+        "stores",
+        mongo_url=parts["url"],
+        s3=s3,
+        rabbit_url=rabbit.url,
+        keys=keys,
+        names=Names(f"stores{uuid.uuid4().hex[:8]}"),
+        workdir=tmp_path_factory.mktemp("stores-stack"),
+    )
+    stack.start_service("notification")
+    stack.start_service("post")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def client(system, issuer):
+    token = issuer.mint("alice", "alice@example.com")
+    with httpx.Client(
+        base_url=system.urls["post"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        yield http
+
+
+async def _seen(statuses: Counter[int], status: int, count: int) -> bool:
+    return statuses[status] >= count
+
+
+def test_database_restart_while_posts_are_made(system, stores, client, issuer):
+    parts, s3 = stores
+    port = int(parts["url"].rsplit(":", 1)[1].split("/")[0])
+    tag = f"restart-{uuid.uuid4().hex[:6]}"
+    statuses: Counter[int] = Counter()
+
+    async def post_meanwhile(stop: asyncio.Event) -> None:
+        headers = dict(client.headers)
+        async with httpx.AsyncClient(base_url=system.urls["post"], headers=headers) as http:
+            i = 0
+            while not stop.is_set():
+                body = {"text": f"{tag} {i}", "code": CODE if i % 2 else None}
+                answer = await http.post("/api/post", json=body, timeout=30)
+                statuses[answer.status_code] += 1
+                if answer.status_code == 503:
+                    assert answer.json()["detail"], "a 503 says why"
+                i += 1
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        posting = [asyncio.create_task(post_meanwhile(stop)) for _ in range(4)]
+        await eventually(lambda: _seen(statuses, 201, 20), timeout=30)
+        await asyncio.to_thread(parts["mongo"].stop)
+        await eventually(lambda: _seen(statuses, 503, 4), timeout=60)
+        ok_before = statuses[201]
+        restarted, _ = await asyncio.to_thread(
+            start_mongo, "stores-mongo", str(parts["folder"] / "mongo"), port
+        )
+        parts["mongo"] = restarted
+        await eventually(lambda: _seen(statuses, 201, ok_before + 20), timeout=60)
+        stop.set()
+        await asyncio.gather(*posting)
+
+    asyncio.run(scenario())
+    assert statuses[201] > 0 and statuses[503] > 0, statuses
+    assert set(statuses) <= {201, 503}, f"only 201 or 503, never a 500: {statuses}"
+
+    mongo = MongoClient[dict[str, Any]](parts["url"])
+    posts = list(mongo[system.databases["post"]]["posts"].find({"text": {"$regex": f"^{tag} "}}))
+    assert len(posts) == statuses[201]  # no post of a failed call, none lost of a good one
+    assert all(p["outbox"]["event"]["post"]["id"] == str(p["_id"]) for p in posts)
+    keys = {
+        o.object_name
+        for o in Minio(s3.endpoint, s3.access_key, s3.secret_key, secure=False).list_objects(
+            system.env["S3_BUCKET"], prefix="posts/", recursive=True
+        )
+    }
+    assert keys == {p["code_key"] for p in posts if p["code_key"]}, "a snippet without its post"
+
+    notifications = mongo[system.databases["notification"]]["notifications"]
+    ids = [str(p["_id"]) for p in posts]
+    wait_until(
+        lambda: notifications.count_documents({"post_id": {"$in": ids}}) == len(ids),
+        60,
+        "every stored post notified",
+    )
+    mongo.close()
+
+
+def test_object_store_down_refuses_code_and_keeps_plain_posts(system, stores, client):
+    """The rule: a post with code needs its snippet stored first, so without the object store
+    it is refused (503) and nothing is stored; a post without code does not need it."""
+    parts, _s3 = stores
+    before = client.post("/api/post", json={"text": "code before the outage", "code": CODE})
+    assert before.status_code == 201
+    parts["s3"].stop()
+
+    with_code = client.post("/api/post", json={"text": "code in the outage", "code": CODE})
+    assert with_code.status_code == 503
+    assert with_code.json() == {"detail": "snippet storage unavailable, try again"}
+    plain = client.post("/api/post", json={"text": "no code in the outage"})
+    assert plain.status_code == 201
+    opened = client.get(f"/api/post/{before.json()['id']}")
+    assert opened.status_code == 503
+    assert opened.json() == {"detail": "snippet storage unavailable, try again"}
+    assert client.get(f"/api/post/{plain.json()['id']}").status_code == 200
