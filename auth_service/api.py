@@ -4,14 +4,31 @@ from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, HTTPException, status
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from auth_service.tokens import TokenIssuer
+from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, ResponsesDoc, error_response
 from common.service import from_state
 
-router = APIRouter(prefix="/api", tags=["auth"])
+# The gateway's brake on the two calls that take a password (AUTH_RATE_LIMIT per address).
+RATE_LIMITED: ResponsesDoc = {
+    429: error_response("Too many attempts from this address (the gateway's limit); try again")
+}
+
+router = APIRouter(
+    prefix="/api",
+    tags=["auth"],
+    responses={**BODY_ERRORS, **DATABASE_UNAVAILABLE, **RATE_LIMITED},
+)
 
 INVALID_CREDENTIALS = "invalid email or password"
 
@@ -21,11 +38,20 @@ def _normalise_email(value: object) -> object:
 
 
 def _check_email(value: str) -> str:
+    """email-validator's normalized form (the local part in NFC, the domain mapped by IDNA's
+    UTS-46): one address, in whichever Unicode spelling, is one account."""
     try:
-        validate_email(value, check_deliverability=False)
+        return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid email address: {exc}") from None
-    return value
+
+
+def _email_if_valid(value: str) -> str:
+    """Sign-in's email, normalised as sign-up's; an invalid one is kept: it matches no account."""
+    try:
+        return _check_email(value)
+    except ValueError:
+        return value
 
 
 def _check_password_bytes(value: str) -> str:
@@ -39,8 +65,22 @@ Email = Annotated[
     BeforeValidator(_normalise_email),
     StringConstraints(min_length=3, max_length=254),
     AfterValidator(_check_email),
+    Field(json_schema_extra={"format": "email"}),
 ]
-NewPassword = Annotated[str, AfterValidator(_check_password_bytes)]
+NewPassword = Annotated[
+    str,
+    AfterValidator(_check_password_bytes),
+    # The limit is in bytes (bcrypt's), which JSON Schema cannot state: the lengths in
+    # characters that it implies are stated, the rest is said in words.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 2,
+            "maxLength": MAX_PASSWORD_BYTES,
+            "description": f"8 to {MAX_PASSWORD_BYTES} bytes of UTF-8",
+        }
+    ),
+]
 
 
 class SignUp(BaseModel):
@@ -49,7 +89,12 @@ class SignUp(BaseModel):
 
 
 class SignIn(BaseModel):
-    email: Annotated[str, BeforeValidator(_normalise_email), StringConstraints(max_length=254)]
+    email: Annotated[
+        str,
+        BeforeValidator(_normalise_email),
+        StringConstraints(max_length=254),
+        AfterValidator(_email_if_valid),
+    ]
     password: Annotated[str, StringConstraints(max_length=1024)]
 
 
@@ -73,7 +118,7 @@ Tokens = Annotated[TokenIssuer, from_state("tokens", TokenIssuer)]
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses={409: {"description": "Email already registered"}},
+    responses={409: error_response("Email already registered")},
 )
 async def sign_up(body: SignUp, users: Users, passwords: Passwords) -> UserOut:
     password_hash = await passwords.hash(body.password)
@@ -87,7 +132,7 @@ async def sign_up(body: SignUp, users: Users, passwords: Passwords) -> UserOut:
 @router.post(
     "/signin",
     response_model=AccessToken,
-    responses={401: {"description": "Unknown email or wrong password"}},
+    responses={401: error_response("Unknown email or wrong password")},
 )
 async def sign_in(body: SignIn, users: Users, passwords: Passwords, tokens: Tokens) -> AccessToken:
     user = await users.by_email(body.email)

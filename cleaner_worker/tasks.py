@@ -15,7 +15,7 @@ async def delete_old_notifications_now() -> dict[str, int]:
     cutoff = utc_now() - settings.notification_max_age
     mongo = connect_mongo(settings.mongo_url)  # one client per event loop: one per run
     try:
-        store = NotificationStore(mongo[settings.mongo_db])
+        store = NotificationStore(mongo[settings.mongo_db], settings.notification_max_age)
         notifications, reads = await store.delete_older_than(cutoff, settings.cleaner_batch_size)
     finally:
         await mongo.close()

@@ -25,7 +25,9 @@ def health_router(
     keeps working without (the broker, for a service with an outbox) must not take it out.
     """
     informational = informational or {}
-    router = APIRouter(tags=["health"])
+    # Not in the OpenAPI document: that document describes the API through the gateway, which
+    # does not route these (its own /healthz answers for nginx; probes call the service's port).
+    router = APIRouter(tags=["health"], include_in_schema=False)
 
     @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:

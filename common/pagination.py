@@ -12,7 +12,7 @@ stay correct while new items arrive (no skipped or repeated items, unlike offset
 """
 
 import base64
-import binascii
+import re
 from typing import Annotated, Any
 
 from bson import ObjectId
@@ -25,6 +25,17 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 
 SEQ_INDEX = [("seq", -1)]
 _MAX_CURSOR_CHARS = 32
+
+# Exactly what ``encode_cursor`` writes: unpadded base64url of ASCII digits. A digit is the bits
+# 0011 and then 0000 to 1001, so each place of a 4-character group admits only a few letters
+# (three digits: 0011xx|xx0011|yyyy00|11zzzz). Stated as a pattern, the OpenAPI documents say
+# which strings are cursors, and the check refuses exactly the others.
+_DIGIT_HEAD = "(?:[MN][DTjz]|O[DT])"  # 12 bits: a digit, then the 0011 of the next one
+_ONE_DIGIT = "(?:[MN][AQgw]|O[AQ])"  # 12 bits: the last digit, then zero padding
+CURSOR_PATTERN = (
+    rf"^(?:{_DIGIT_HEAD}[AEIMQUYcgk][w-z0-5])*(?:{_DIGIT_HEAD}[AEIMQUYcgk]|{_ONE_DIGIT})?$"
+)
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 class InvalidCursor(ValueError):
@@ -39,15 +50,22 @@ def decode_cursor(cursor: str | None) -> int | None:
     """The position in a cursor; ``None`` for no cursor (an empty one included)."""
     if not cursor:
         return None
-    if len(cursor) > _MAX_CURSOR_CHARS:
+    if len(cursor) > _MAX_CURSOR_CHARS or not _CURSOR.match(cursor):
         raise InvalidCursor("malformed cursor")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor("malformed cursor") from exc
-    if not raw.isdigit():  # ASCII digits only, for bytes
-        raise InvalidCursor("malformed cursor")
-    return int(raw)
+    return int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
+# The ``cursor`` query parameter, checked where it is read (its pattern and length are
+# decode_cursor's rules), so a malformed one is a 422 in the same shape as every other invalid
+# field: ``{"detail": [{"loc": ["query", "cursor"], ...}]}``.
+Cursor = Annotated[
+    str | None,
+    Query(
+        description="The `next_cursor` of the page before; absent or empty for the first page",
+        max_length=_MAX_CURSOR_CHARS,
+        pattern=CURSOR_PATTERN,
+    ),
+]
 
 
 def next_cursor(docs: list[Document], limit: int) -> str | None:

@@ -7,6 +7,7 @@ prefix (``/api/<name>/docs``) so the gateway can route them like the API. The ga
 only ``/api/``: health and metrics are for probes and scrapers inside the deployment.
 """
 
+import math
 import re
 import time
 import uuid
@@ -16,16 +17,18 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 import uvicorn
-from asgi_correlation_id import CorrelationIdMiddleware
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import ConnectionFailure
 
+from common.allow import CompleteAllowHeader
+from common.docs import add_docs
 from common.health import ReadinessCheck, health_router
 from common.logging import configure_logging
 from common.mongo import Database, open_database
-from common.pagination import InvalidCursor
 from common.settings import ServiceSettings
 
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -35,6 +38,73 @@ T = TypeVar("T")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 log = structlog.get_logger("http")
+
+# In a parsed str, U+D800 to U+DFFF is a lone surrogate: not text, so it has no UTF-8 encoding.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+Loc = tuple[str | int, ...]
+
+
+def _lone_surrogate(value: Any) -> Loc | None:
+    """Where in a parsed JSON value a string (or a key) holds a lone surrogate, if anywhere."""
+    stack: list[tuple[Loc, Any]] = [((), value)]
+    while stack:
+        loc, item = stack.pop()
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return loc
+        if isinstance(item, dict):
+            if any(_SURROGATE.search(key) for key in item):
+                return loc
+            stack.extend(((*loc, key), child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend(((*loc, index), child) for index, child in enumerate(item))
+    return None
+
+
+async def _text_only(request: Request) -> None:
+    """Refuse a JSON body with a lone surrogate (``"\\ud800"``), which Python's parser accepts:
+    such a string could not be stored, nor encoded in an answer or a log line."""
+    body = await request.body()
+    if body.isascii() and b"\\u" not in body:
+        return  # no escape and no raw non-ASCII byte: nothing can hide there
+    try:
+        value = await request.json()  # FastAPI's own parse, cached on the request
+    except (ValueError, RecursionError):
+        return  # not JSON: FastAPI answers that
+    if (loc := _lone_surrogate(value)) is not None:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "string_unicode",
+                    "loc": ("body", *loc),
+                    "msg": "Input should be a valid string, unable to parse raw data as a "
+                    "unicode string",
+                }
+            ]
+        )
+
+
+def _encodable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
+def _without_input(error: Mapping[str, Any]) -> dict[str, Any]:
+    """A validation error as answered: no ``input`` (the submitted value, a password say), no
+    ``ctx`` value but plain JSON (a validator's ``ValueError``), and nothing that cannot be
+    encoded."""
+    public: dict[str, Any] = {
+        "type": error["type"],
+        "loc": [_encodable(part) if isinstance(part, str) else part for part in error["loc"]],
+        "msg": _encodable(error["msg"]),
+    }
+    ctx = {
+        key: _encodable(value) if isinstance(value, str) else value
+        for key, value in error.get("ctx", {}).items()
+        if isinstance(value, str | int) or (isinstance(value, float) and math.isfinite(value))
+    }
+    if ctx:
+        public["ctx"] = ctx
+    return public
 
 
 def create_service_app(
@@ -56,17 +126,27 @@ def create_service_app(
     app = FastAPI(
         title=title,
         lifespan=lifespan,
-        docs_url=f"/api/{name}/docs",
+        docs_url=None,  # add_docs: Swagger UI from our own files, not a CDN
         redoc_url=None,
         openapi_url=f"/api/{name}/openapi.json",
+        dependencies=[Depends(_text_only)],
     )
+    add_docs(app, docs_url=f"/api/{name}/docs", openapi_url=f"/api/{name}/openapi.json")
 
     @app.middleware("http")
     async def log_request(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:
+            # Answered here: past this point Starlette re-raises to uvicorn, which then closes
+            # the connection, and the gateway's next request on it would fail (502).
+            log.exception("unhandled error", method=request.method, path=request.url.path)
+            response = JSONResponse(
+                {"detail": "internal error", "request_id": correlation_id.get()}, status_code=500
+            )
         if request.url.path not in ("/healthz", "/readyz"):
             log.info(
                 "request",
@@ -84,10 +164,13 @@ def create_service_app(
         validator=lambda value: bool(_REQUEST_ID.match(value)),
         transformer=lambda value: value,
     )
+    app.add_middleware(CompleteAllowHeader, openapi=app.openapi)
 
-    @app.exception_handler(InvalidCursor)
-    async def invalid_cursor(_request: Request, exc: InvalidCursor) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [_without_input(error) for error in exc.errors()]}, status_code=422
+        )
 
     @app.exception_handler(ConnectionFailure)
     async def database_unavailable(_request: Request, exc: ConnectionFailure) -> JSONResponse:
@@ -147,4 +230,15 @@ async def service_database(app: FastAPI, settings: ServiceSettings) -> AsyncIter
 
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Run under uvicorn with our logging (no second access log: ``log_request`` writes it)."""
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        # Longer than the gateway keeps an idle upstream connection (nginx's upstream
+        # keepalive_timeout, 60 s): nginx, not uvicorn, closes it, so nginx never sends a
+        # request on a connection that uvicorn is closing at that moment (a 502 for a POST).
+        timeout_keep_alive=75,
+    )

@@ -10,17 +10,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _seconds(value: object) -> object:
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", value):
         return float(value)
     return value
 
 
-# A duration read from the environment as seconds ("3600"); ISO 8601 ("PT1H") works too.
+# A duration read from the environment as seconds ("3600"); ISO 8601 ("PT1H") works too. Every
+# field bounds its own (``Field(ge=..., le=...)``), so "0" or "-5" fails at start-up, by name.
 Seconds = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
@@ -69,3 +70,13 @@ class BrokerSettings(BaseSettings):
 
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     events_exchange: str = "soflite.events"
+
+
+class RetentionSettings(BaseSettings):
+    """How long a notification lives, from its post's creation: the cleaner deletes it then, and
+    the notification service makes none for an older post (so nothing it deletes comes back)."""
+
+    # Zero or less would have the next clean-up delete every notification.
+    notification_max_age: Seconds = Field(
+        default=timedelta(days=7), ge=timedelta(seconds=1), le=timedelta(days=365)
+    )

@@ -12,6 +12,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from common.errors import ResponsesDoc, error_response
 from common.settings import TokenSettings
 
 ALGORITHM = "EdDSA"
@@ -63,6 +64,15 @@ class TokenVerifier:
 
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/signin")
+
+# The 401 every operation that takes ``CurrentUser`` can answer: give it to the operations'
+# router as ``APIRouter(responses=REQUIRES_TOKEN)`` (a dependency cannot document its answers).
+REQUIRES_TOKEN: ResponsesDoc = {
+    401: error_response(
+        "No bearer token, or one that is invalid or expired",
+        headers={"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    ),
+}
 
 
 def current_principal(

@@ -6,12 +6,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
-from common.pagination import Limit, next_cursor, parse_object_id
+from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
+from common.pagination import Cursor, Limit, next_cursor, parse_object_id
 from common.service import from_state
-from common.tokens import CurrentUser
+from common.tokens import REQUIRES_TOKEN, CurrentUser
 from notification_service.store import UNREAD_CAP, NotificationStore
 
-router = APIRouter(prefix="/api/notification", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/notification",
+    tags=["notifications"],
+    responses={**REQUIRES_TOKEN, **DATABASE_UNAVAILABLE},
+)
 
 
 class Notification(BaseModel):
@@ -57,7 +62,7 @@ def _out(doc: dict[str, Any], read: bool) -> Notification:
 
 @router.get("", response_model=NotificationPage)
 async def list_notifications(
-    user: CurrentUser, store: Notifications, limit: Limit = 20, cursor: str | None = None
+    user: CurrentUser, store: Notifications, limit: Limit = 20, cursor: Cursor = None
 ) -> NotificationPage:
     """Notifications of recent posts by other users, newest first."""
     docs = await store.page_for(user.id, limit, cursor)
@@ -76,23 +81,26 @@ async def unread_count(user: CurrentUser, store: Notifications) -> UnreadCount:
     response_model=Notification,
     status_code=status.HTTP_201_CREATED,
     responses={
+        **BODY_ERRORS,
         200: {"description": "It existed already", "model": Notification},
-        404: {"description": "This service has never seen that post"},
+        404: error_response("This service has never seen that post, or its notification expired"),
     },
 )
 async def create_notification(
     body: NotificationRequest, user: CurrentUser, store: Notifications, response: Response
 ) -> Notification:
     """Create the notification of a post this service was told of, with the same store call the
-    event consumer makes: idempotent, a repeat answers 200 with the existing one."""
+    event consumer makes: idempotent, a repeat answers 200 with the existing one. A post older
+    than NOTIFICATION_MAX_AGE has no notification any more (the cleaner's deletion is final):
+    404, as for a post never announced."""
     post = await store.known_post(body.post_id)
     if post is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post, or its notification expired")
     if not await store.add([post]):
         response.status_code = status.HTTP_200_OK
     doc = await store.for_post(post.id)
-    if doc is None:  # the cleaner deleted it in between
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post has been announced")
+    if doc is None:  # deleted in between by a cleaner run with a shorter NOTIFICATION_MAX_AGE
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post, or its notification expired")
     read_ids = await store.read_ids(user.id, [doc])
     return _out(doc, doc["_id"] in read_ids)
 
@@ -100,7 +108,7 @@ async def create_notification(
 @router.post(
     "/{notification_id}/read",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: {"description": "No such notification"}},
+    responses={404: error_response("No such notification")},
 )
 async def mark_read(notification_id: str, user: CurrentUser, store: Notifications) -> Response:
     oid = parse_object_id(notification_id)

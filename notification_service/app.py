@@ -20,7 +20,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
-            app.state.notifications = NotificationStore(db)
+            app.state.notifications = NotificationStore(db, settings.notification_max_age)
             await app.state.notifications.create_indexes()
             if settings.consume_events:
                 broker = Broker(settings.rabbitmq_url, name="notification_service")

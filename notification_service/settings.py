@@ -1,9 +1,9 @@
 from pydantic import Field
 
-from common.settings import BrokerSettings, ServiceSettings, TokenSettings
+from common.settings import BrokerSettings, RetentionSettings, ServiceSettings, TokenSettings
 
 
-class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings):
+class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings, RetentionSettings):
     dev_only_defaults = ("rabbitmq_url",)
 
     port: int = 8003

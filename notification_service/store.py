@@ -2,6 +2,12 @@
 
 - ``posts``: what this service has learnt of posts from PostCreated events (its own copy; it
   never asks post_service).
+
+Retention: a notification lives ``retention`` (NOTIFICATION_MAX_AGE) from its post's creation.
+The cleaner then deletes it, its read state and the record of its post; this store makes no
+notification for a post older than ``retention - RETENTION_MARGIN``. The two windows never
+meet, so nothing the cleaner deletes comes back (neither from a late redelivery nor from
+``POST /api/notification``), whatever runs at the same moment.
 - ``notifications``: ONE per post, whoever reads it (fan-out on read): a post costs a constant
   number of writes however many users there are. ``post_id`` is unique, so a redelivered event
   cannot create a second one. ``seq`` numbers them in arrival order for bounded page reads.
@@ -9,7 +15,7 @@
 """
 
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -25,10 +31,13 @@ DUPLICATE_KEY = 11000
 # The badge counts unread notifications among the newest this many ("99+" past it), so the
 # count is one bounded read however many notifications exist.
 UNREAD_CAP = 100
+# Longer than any request or batch takes: see "Retention" above.
+RETENTION_MARGIN = timedelta(minutes=1)
 
 
 class NotificationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retention: timedelta) -> None:
+        self._retention = retention
         self._posts = db["posts"]
         self._notifications = db["notifications"]
         self._reads = db["reads"]
@@ -48,10 +57,15 @@ class NotificationStore:
             [("user_id", ASCENDING), ("notification_seq", ASCENDING)], name="by_user_seq"
         )
         await self._reads.create_index("notification_created_at", name="by_age")
+        await self._posts.create_index("created_at", name="by_age")
+
+    def _writable_since(self) -> datetime:
+        return utc_now() - self._retention + min(RETENTION_MARGIN, self._retention / 2)
 
     async def known_post(self, post_id: str) -> PostSnapshot | None:
+        """The record of a post still within retention (None: never seen, or expired)."""
         doc = await self._posts.find_one({"_id": post_id})
-        if doc is None:
+        if doc is None or doc["created_at"] < self._writable_since():
             return None
         return PostSnapshot(id=doc.pop("_id"), **doc)
 
@@ -62,6 +76,8 @@ class NotificationStore:
         Two unordered bulk inserts and one counter update per batch. Unique keys decide between
         concurrent or repeated deliveries: a duplicate is skipped.
         """
+        since = self._writable_since()
+        posts = [post for post in posts if post.created_at >= since]
         if not posts:
             return set()
         seen_at = utc_now()
@@ -148,7 +164,8 @@ class NotificationStore:
         return True
 
     async def delete_older_than(self, cutoff: datetime, batch_size: int) -> tuple[int, int]:
-        """Delete notifications created before ``cutoff`` and their read state, in batches.
+        """Delete notifications created before ``cutoff``, their read state and the records of
+        their posts, in batches.
 
         Safe to run twice at once: each batch deletes by id what is still there.
         Returns (notifications, reads) deleted.
@@ -159,6 +176,7 @@ class NotificationStore:
         reads = await _delete_in_batches(
             self._reads, {"notification_created_at": {"$lt": cutoff}}, batch_size
         )
+        await _delete_in_batches(self._posts, {"created_at": {"$lt": cutoff}}, batch_size)
         return notifications, reads
 
 

@@ -12,17 +12,20 @@ from pydantic import BaseModel, Field, StringConstraints
 from urllib3.exceptions import HTTPError
 
 from common.clock import utc_now
+from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.events import PostCreated, PostSnapshot
-from common.pagination import Limit, next_cursor, parse_object_id
+from common.pagination import Cursor, Limit, next_cursor, parse_object_id
 from common.service import from_state
-from common.tokens import CurrentUser
+from common.tokens import REQUIRES_TOKEN, CurrentUser
 from post_service.outbox import OutboxRelay
 from post_service.snippets import SnippetStore
 from post_service.store import PostStore
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/post", tags=["posts"])
+router = APIRouter(
+    prefix="/api/post", tags=["posts"], responses={**REQUIRES_TOKEN, **DATABASE_UNAVAILABLE}
+)
 
 MAX_TEXT_CHARS = 10_000
 MAX_CODE_BYTES = 64 * 1024
@@ -99,8 +102,11 @@ def _summary(doc: dict[str, Any]) -> PostSummary:
     status_code=status.HTTP_201_CREATED,
     response_model=Post,
     responses={
-        413: {"description": f"Code over {MAX_CODE_BYTES} bytes"},
-        503: {"description": "Storage unavailable; nothing was stored"},
+        **BODY_ERRORS,
+        413: error_response(
+            f"Code over {MAX_CODE_BYTES} bytes, or a body over 256 KiB (the gateway's limit)"
+        ),
+        503: error_response("The database or the snippet store is unavailable; nothing was stored"),
     },
 )
 async def create_post(
@@ -173,14 +179,21 @@ async def create_post(
 
 @router.get("", response_model=FeedPage)
 async def feed(
-    user: CurrentUser, posts: Posts, limit: Limit = 20, cursor: str | None = None
+    user: CurrentUser, posts: Posts, limit: Limit = 20, cursor: Cursor = None
 ) -> FeedPage:
     """The latest posts of everyone but the caller, newest first."""
     docs = await posts.feed(exclude_author=user.id, limit=limit, cursor=cursor)
     return FeedPage(items=[_summary(d) for d in docs[:limit]], next_cursor=next_cursor(docs, limit))
 
 
-@router.get("/{post_id}", response_model=Post, responses={404: {"description": "No such post"}})
+@router.get(
+    "/{post_id}",
+    response_model=Post,
+    responses={
+        404: error_response("No such post"),
+        503: error_response("The database or the snippet store is unavailable"),
+    },
+)
 async def get_post(post_id: str, _user: CurrentUser, posts: Posts, snippets: Snippets) -> Post:
     oid = parse_object_id(post_id)
     doc = await posts.get(oid) if oid is not None else None

@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+from pydantic import Field
+
 from common.settings import BrokerSettings, Seconds, ServiceSettings, TokenSettings
 
 
@@ -15,6 +17,10 @@ class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
     s3_region: str = "us-east-1"
     s3_bucket: str = "snippets"
     # The relay also wakes on every new post; the poll only picks up what a replica left behind.
-    outbox_poll_interval: Seconds = timedelta(seconds=2)
+    outbox_poll_interval: Seconds = Field(
+        default=timedelta(seconds=2), ge=timedelta(seconds=0.1), le=timedelta(hours=1)
+    )
     # How long a claimed event is left to its relay before another replica may publish it.
-    outbox_claim_timeout: Seconds = timedelta(seconds=10)
+    outbox_claim_timeout: Seconds = Field(
+        default=timedelta(seconds=10), ge=timedelta(seconds=1), le=timedelta(hours=1)
+    )

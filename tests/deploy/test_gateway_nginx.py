@@ -56,6 +56,7 @@ def nginx_test(conf: Path, hosts: Sequence[str] = ()) -> subprocess.CompletedPro
 def test_local_variant_passes_nginx_t(tmp_path, compose):
     (tmp_path / "dist").mkdir()
     gateway = {
+        "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": compose.env_example["GATEWAY_PORT"],
         "AUTH_UPSTREAM": "127.0.0.1:8001",
         "POST_UPSTREAM": "127.0.0.1:8002",

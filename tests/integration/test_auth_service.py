@@ -86,3 +86,62 @@ async def test_health_and_readiness(auth):
 async def test_request_id_is_echoed(auth):
     answer = await auth.get("/healthz", headers={"X-Request-ID": "abcdef123456"})
     assert answer.headers["X-Request-ID"] == "abcdef123456"
+
+
+async def test_a_lone_surrogate_is_a_422_that_echoes_nothing(auth, caplog):
+    """``"\\ud800"`` parses to a str that cannot be encoded: refused before it reaches the
+    database, and the answer (FastAPI's would echo the input) can be encoded."""
+    json_headers = {"content-type": "application/json"}
+    for path, body in [
+        ("/api/signin", rb'{"email":"a\ud800@x.io","password":"x-secret-1"}'),
+        ("/api/signup", rb'{"email":"a\ud800@x.io","password":"x-secret-1"}'),
+        ("/api/signup", rb'{"email":"a@x.io","password":"x-secret-1\udc00"}'),
+    ]:
+        answer = await auth.post(path, content=body, headers=json_headers)
+        assert answer.status_code == 422, body
+        (error,) = answer.json()["detail"]
+        assert error["type"] == "string_unicode" and error["loc"][0] == "body", body
+        assert "input" not in error and "x-secret-1" not in answer.text
+    assert "x-secret-1" not in caplog.text
+    # A surrogate pair is one character (U+1F600), not a lone surrogate.
+    emoji = await auth.post(
+        "/api/signin",
+        content=rb'{"email":"\ud83d\ude00@x.io","password":"x"}',
+        headers=json_headers,
+    )
+    assert emoji.status_code == 401
+
+
+async def test_validation_errors_never_echo_what_was_sent(auth, caplog):
+    for body in [
+        {"email": "f@example.com", "password": "hunter2"},  # too short
+        {"email": "hunter2-not-an-email", "password": "hunter2 hunter2"},
+        {"email": "f@example.com", "password": ["hunter2"]},
+    ]:
+        answer = await auth.post("/api/signup", json=body)
+        assert answer.status_code == 422, body
+        assert answer.json()["detail"], body
+        assert all("input" not in error for error in answer.json()["detail"]), body
+        assert "hunter2" not in answer.text, body
+    assert "hunter2" not in caplog.text
+
+
+async def test_one_address_in_two_unicode_spellings_is_one_account(auth):
+    composed, decomposed = "caf\u00e9@example.com", "cafe\u0301@example.com"
+    created = await auth.post("/api/signup", json={"email": composed, "password": "password1"})
+    assert created.status_code == 201 and created.json()["email"] == composed
+    again = await auth.post("/api/signup", json={"email": decomposed, "password": "password2"})
+    assert again.status_code == 409
+    signed_in = await auth.post("/api/signin", json={"email": decomposed, "password": "password1"})
+    assert signed_in.status_code == 200
+
+    unicode_domain, ascii_domain = "g@B\u00fccher.example", "g@xn--bcher-kva.example"
+    assert (
+        await auth.post("/api/signup", json={"email": ascii_domain, "password": "password1"})
+    ).status_code == 201
+    assert (
+        await auth.post("/api/signup", json={"email": unicode_domain, "password": "password1"})
+    ).status_code == 409
+    assert (
+        await auth.post("/api/signin", json={"email": unicode_domain, "password": "password1"})
+    ).status_code == 200

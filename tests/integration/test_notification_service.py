@@ -1,4 +1,5 @@
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
@@ -133,13 +134,15 @@ async def test_poison_message_is_dead_lettered_and_consumption_goes_on(
     await consuming(notifications, rabbit, names)
     await publish_raw(b"this is not an event")
     await publish_raw(b'{"event_type": "PostCreated", "version": 1, "post": {"id": 1}}')
+    unknown_version = post_created().model_dump(mode="json") | {"version": 2}
+    await publish_raw(json.dumps(unknown_version).encode())
     good = post_created()
     await publish(good)
 
     await eventually(lambda: _has(notifications, bearer("bob"), good.post.id))
 
     async def dead_lettered():
-        return (await queue_counts(rabbit.url, f"{names.queue}.dlq"))[0] == 2
+        return (await queue_counts(rabbit.url, f"{names.queue}.dlq"))[0] == 3
 
     await eventually(dead_lettered)
 
@@ -210,13 +213,12 @@ async def test_create_notification_for_a_known_post_is_idempotent(
     assert again.status_code == 200
     assert again.json()["id"] == note["id"]
 
-    # Once the cleaner has removed it, the service still knows the post and can make it again.
+    # The cleaner's deletion is final: the record of the post goes with its notification.
     await notifications.app.state.notifications.delete_older_than(utc_now() + timedelta(1), 10)
-    created = await notifications.post(
+    gone = await notifications.post(
         "/api/notification", headers=bearer("bob"), json={"post_id": event.post.id}
     )
-    assert created.status_code == 201
-    assert created.json()["post_id"] == event.post.id
+    assert gone.status_code == 404
 
     unknown = await notifications.post(
         "/api/notification", headers=bearer("bob"), json={"post_id": str(ObjectId())}
@@ -243,6 +245,10 @@ async def test_notifications_page_newest_first(notifications, rabbit, names, pub
     ).json()
     assert [n["preview"] for n in first["items"] + rest["items"]] == ["n4", "n3", "n2", "n1", "n0"]
     assert rest["next_cursor"] is None
+    empty = await notifications.get("/api/notification?limit=3&cursor=", headers=bearer("bob"))
+    assert empty.json() == first  # an empty cursor is the first page
+    bad = await notifications.get("/api/notification?cursor=%2A", headers=bearer("bob"))
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 async def _count(client, headers, n):
@@ -253,7 +259,7 @@ async def test_cleaner_deletes_old_notifications_and_their_read_state(
     notifications, rabbit, names, publish, bearer
 ):
     await consuming(notifications, rabbit, names)
-    old = post_created(created_at=utc_now() - timedelta(days=8), text="old")
+    old = post_created(created_at=utc_now() - timedelta(minutes=5), text="old")
     new = post_created(text="new")
     await publish(old)
     await publish(new)
@@ -263,7 +269,7 @@ async def test_cleaner_deletes_old_notifications_and_their_read_state(
         await notifications.post(f"/api/notification/{note['id']}/read", headers=bearer("bob"))
 
     store = notifications.app.state.notifications
-    cutoff = utc_now() - timedelta(days=7)
+    cutoff = utc_now() - timedelta(minutes=1)
     results = await asyncio.gather(
         store.delete_older_than(cutoff, batch_size=1), store.delete_older_than(cutoff, batch_size=1)
     )
@@ -287,3 +293,21 @@ async def test_every_route_needs_a_valid_token(notifications):
 
 def test_created_at_of_events_is_timezone_aware():
     assert post_created().post.created_at.tzinfo is UTC
+
+
+async def test_no_notification_for_a_post_older_than_the_retention(
+    notifications, notification_settings, rabbit, names, publish, bearer
+):
+    """A late event (a redelivery, a long outage) cannot bring back what the cleaner deleted."""
+    await consuming(notifications, rabbit, names)
+    expired = utc_now() - notification_settings.notification_max_age - timedelta(seconds=1)
+    late = post_created(created_at=expired, text="late")
+    fresh = post_created(text="fresh")
+    await publish(late)
+    await publish(fresh)
+    await eventually(lambda: _has(notifications, bearer("bob"), fresh.post.id))
+    assert late.post.id not in [n["post_id"] for n in await items(notifications, bearer("bob"))]
+    answer = await notifications.post(
+        "/api/notification", headers=bearer("bob"), json={"post_id": late.post.id}
+    )
+    assert answer.status_code == 404

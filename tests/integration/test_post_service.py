@@ -145,8 +145,18 @@ async def test_limits_and_bad_input(posts, bearer):
         assert (await posts.post("/api/post", headers=headers, json=body)).status_code == 422
     assert (await posts.get("/api/post?limit=0", headers=headers)).status_code == 422
     assert (await posts.get("/api/post?limit=101", headers=headers)).status_code == 422
-    bad_cursor = await posts.get("/api/post?cursor=garbage", headers=headers)
-    assert bad_cursor.status_code == 422 and bad_cursor.json() == {"detail": "malformed cursor"}
+    for cursor in ["garbage", "x" * 33]:  # answered like every other invalid field
+        bad_cursor = await posts.get("/api/post", params={"cursor": cursor}, headers=headers)
+        assert bad_cursor.status_code == 422
+        assert [error["loc"] for error in bad_cursor.json()["detail"]] == [["query", "cursor"]]
+    assert (await posts.get("/api/post?cursor=", headers=headers)).status_code == 200
+    not_utf8 = await posts.post(
+        "/api/post",
+        headers={**headers, "Content-Type": "application/json"},
+        content=b'{"text": "caf\xe9"}',  # Latin-1, not UTF-8
+    )
+    assert not_utf8.status_code == 400  # as the OpenAPI document says
+    assert isinstance(not_utf8.json()["detail"], str)
     feed = (await posts.get("/api/post", headers=bearer("bob"))).json()
     assert feed["items"] == []  # nothing half-written by the refused requests
 

@@ -16,9 +16,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import port_open, write_gateway_config, write_s3_credentials
+from devstack import (
+    S3_FLAGS,
+    port_open,
+    write_gateway_config,
+    write_s3_credentials,
+    write_s3_security,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -142,10 +149,23 @@ def start_mongo(name: str, storage: str = ":memory:", port: int = 0) -> tuple[Pr
     return proc, f"mongodb://127.0.0.1:{port}/?retryWrites=false"  # see common/settings.py
 
 
-def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[Process, str]:
-    """SeaweedFS with every port it opens chosen free, so a running `make run` is no obstacle."""
+@dataclass(frozen=True)
+class ObjectStore:
+    """A started SeaweedFS: the process, its S3 endpoint, every port it opened by flag name
+    (``"filer.port"``, ...) and the folder of its security.toml (certificates, JWT keys)."""
+
+    process: Process
+    endpoint: str
+    ports: dict[str, int]
+    config_dir: Path
+
+
+def start_object_store(name: str, data: Path, access_key: str, secret_key: str) -> ObjectStore:
+    """SeaweedFS with every port it opens chosen free, so a running `make run` is no obstacle,
+    and the Procfile's flags and security config (scripts/devstack.py)."""
     data.mkdir(parents=True, exist_ok=True)
     write_s3_credentials(data / "auth.json", access_key, secret_key)
+    config_dir = write_s3_security(data / "security")
     ports = {
         flag: free_port()
         for flag in (
@@ -166,27 +186,27 @@ def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[P
     }
     args = [
         str(VENV_BIN / "weed"),
+        f"-config_dir={config_dir}",
         "mini",
         f"-dir={data}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
+        *S3_FLAGS,
         f"-s3.config={data / 'auth.json'}",
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]
     proc = Process(name, args).start()
-    endpoint = f"127.0.0.1:{ports['s3.port']}"
     wait_until(
         lambda: port_open("127.0.0.1", ports["s3.port"]) or _died(proc),
         60,
         "SeaweedFS S3 listening",
     )
     _check_alive(proc)
-    return proc, endpoint
+    return ObjectStore(proc, f"127.0.0.1:{ports['s3.port']}", ports, config_dir)
+
+
+def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[Process, str]:
+    """The object store as most tests need it: the process and its S3 endpoint."""
+    store = start_object_store(name, data, access_key, secret_key)
+    return store.process, store.endpoint
 
 
 class RabbitNode:

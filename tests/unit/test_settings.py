@@ -1,6 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
+from auth_service.settings import AuthSettings
 from cleaner_worker.settings import CleanerSettings
 from notification_service.settings import NotificationSettings
 from post_service.settings import PostSettings
@@ -37,3 +38,43 @@ def test_durations_read_as_seconds(monkeypatch):
     settings = CleanerSettings()
     assert settings.cleaner_interval.total_seconds() == 90
     assert settings.notification_max_age.total_seconds() == 3600
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "variable", "too_large"),
+    [
+        (AuthSettings, "ACCESS_TOKEN_TTL", "86401"),
+        (AuthSettings, "BCRYPT_ROUNDS", "17"),
+        (PostSettings, "OUTBOX_POLL_INTERVAL", "3601"),
+        (PostSettings, "OUTBOX_CLAIM_TIMEOUT", "3601"),
+        (NotificationSettings, "NOTIFICATION_MAX_AGE", str(366 * 86400)),
+        (NotificationSettings, "DELIVERY_LIMIT", "101"),
+        (NotificationSettings, "CONSUMER_PREFETCH", "1001"),
+        (CleanerSettings, "CLEANER_INTERVAL", "3601"),
+        (CleanerSettings, "NOTIFICATION_MAX_AGE", str(366 * 86400)),
+        (CleanerSettings, "CLEANER_BATCH_SIZE", "10001"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["zero", "negative", "too large"])
+def test_durations_and_sizes_out_of_range_stop_start_up_by_name(
+    monkeypatch, settings_class, variable, too_large, kind
+):
+    """NOTIFICATION_MAX_AGE=0, say, would have the next clean-up delete every notification."""
+    monkeypatch.setenv(variable, {"zero": "0", "negative": "-5", "too large": too_large}[kind])
+    with pytest.raises(ValidationError, match=rf"(?i)\b{variable}\n.*(greater|less) than") as error:
+        settings_class()
+    assert error.value.error_count() == 1
+
+
+def test_the_shortest_durations_the_test_stacks_use_are_accepted(monkeypatch):
+    for variable, value in {
+        "NOTIFICATION_MAX_AGE": "1",
+        "CLEANER_INTERVAL": "1",
+        "OUTBOX_POLL_INTERVAL": "0.2",
+        "OUTBOX_CLAIM_TIMEOUT": "1",
+        "ACCESS_TOKEN_TTL": "60",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    assert CleanerSettings().notification_max_age.total_seconds() == 1
+    assert PostSettings().outbox_poll_interval.total_seconds() == 0.2
+    assert AuthSettings().access_token_ttl.total_seconds() == 60

@@ -66,3 +66,13 @@ def test_code_preview_keeps_the_first_lines_only():
     preview = code_preview(code)
     assert preview.splitlines() == [f"line {i}" for i in range(CODE_PREVIEW_LINES)]
     assert len(code_preview("x" * 10_000)) == 400
+
+
+def test_email_has_one_unicode_spelling():
+    """NFC for the local part, IDNA's mapping for the domain: as email-validator normalises."""
+    for email in ["cafe\u0301@Example.com", "CAF\u00c9@example.com", "caf\u00e9@EXAMPLE.com"]:
+        assert SignUp(email=email, password="password1").email == "caf\u00e9@example.com"
+        assert SignIn(email=email, password="x").email == "caf\u00e9@example.com"
+    for email in ["g@xn--bcher-kva.example", "g@B\u00dcCHER.example"]:
+        assert SignUp(email=email, password="password1").email == "g@b\u00fccher.example"
+    assert SignIn(email=" Not An Email ", password="x").email == "not an email"
