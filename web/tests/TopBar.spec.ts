@@ -2,9 +2,16 @@ import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import TopBar from '../src/components/TopBar.vue'
 import { startSession } from '../src/session'
-import { fakeToken, json, mockApi, router } from './helpers'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { fakeToken, json, mockApi } from './helpers'
 
 enableAutoUnmount(afterEach)
+
+// The bar alone: its links need a router, not the app's pages.
+const router = createRouter({
+  history: createMemoryHistory(),
+  routes: [{ path: '/:anywhere(.*)*', component: { render: () => null } }],
+})
 
 beforeEach(() => startSession(fakeToken('me@example.com')))
 
