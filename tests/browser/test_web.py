@@ -220,4 +220,10 @@ def test_home_fits_a_phone_screen(open_page, app_url, screenshot):
     expect(feed(page).get_by_role("article").filter(has_text=text)).to_be_visible()
     page_width = page.evaluate("() => document.documentElement.scrollWidth")
     assert page_width <= PHONE["width"], f"Home is {page_width}px wide on a 375px phone"
+    bar = page.get_by_role("banner")
+    line = bar.get_by_role("link", name="Stack Overflow Lite").bounding_box()
+    button = bar.get_by_role("button", name="Sign out").bounding_box()
+    assert line is not None and button is not None
+    assert abs(line["y"] - button["y"]) < line["height"], "the top bar wraps on a phone"
+    expect(bar).to_contain_text(reader)  # still there for screen readers
     screenshot(page, "home-phone")
