@@ -29,12 +29,10 @@ def stores(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stores")
     mongo, url = start_mongo("stores-mongo", str(folder / "mongo"))
     s3_proc, endpoint = start_s3("stores-s3", folder / "s3", "stores-key", "stores-secret-key")
-    yield (
-        {"mongo": mongo, "url": url, "folder": folder, "s3": s3_proc},
-        S3(endpoint, "stores-key", "stores-secret-key"),
-    )
-    for proc in (s3_proc, mongo):
-        proc.stop()
+    parts = {"mongo": mongo, "url": url, "folder": folder, "s3": s3_proc}
+    yield parts, S3(endpoint, "stores-key", "stores-secret-key")
+    for name in ("s3", "mongo"):  # the processes running now: a test may have restarted one
+        parts[name].stop()
 
 
 @pytest.fixture(scope="module")
