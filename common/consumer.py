@@ -31,7 +31,7 @@ from pymongo.errors import ConnectionFailure
 from common.clock import utc_now
 from common.events import Event
 from common.messaging import Broker, correlation_of, declare_consumer_queue
-from common.tasks import BackgroundTasks
+from common.tasks import BackgroundTasks, next_batch
 
 log = structlog.get_logger(__name__)
 
@@ -125,9 +125,7 @@ class EventConsumer:
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._inbox.get()]
-            while not self._inbox.empty() and len(batch) < self._prefetch:
-                batch.append(self._inbox.get_nowait())
+            batch = await next_batch(self._inbox, self._prefetch)
             try:
                 await self.handle(batch)
             except Exception:

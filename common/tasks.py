@@ -2,7 +2,18 @@
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def next_batch(queue: asyncio.Queue[T], most: int) -> list[T]:
+    """The next item (waiting for it), and every item already queued behind it, up to ``most``:
+    a lone item goes at once, a backlog goes in batches."""
+    batch = [await queue.get()]
+    while len(batch) < most and not queue.empty():
+        batch.append(queue.get_nowait())
+    return batch
 
 
 class BackgroundTasks:

@@ -2,16 +2,16 @@
 
 - ``posts``: what this service has learnt of posts from PostCreated events (its own copy; it
   never asks post_service).
+- ``notifications``: ONE per post, whoever reads it (fan-out on read): a post costs a constant
+  number of writes however many users there are. ``post_id`` is unique, so a redelivered event
+  cannot create a second one. ``seq`` numbers them in arrival order for bounded page reads.
+- ``reads``: per-user read state, one small document per (user, notification) opened.
 
 Retention: a notification lives ``retention`` (NOTIFICATION_MAX_AGE) from its post's creation.
 The cleaner then deletes it, its read state and the record of its post; this store makes no
 notification for a post older than ``retention - RETENTION_MARGIN``. The two windows never
 meet, so nothing the cleaner deletes comes back (neither from a late redelivery nor from
 ``POST /api/notification``), whatever runs at the same moment.
-- ``notifications``: ONE per post, whoever reads it (fan-out on read): a post costs a constant
-  number of writes however many users there are. ``post_id`` is unique, so a redelivered event
-  cannot create a second one. ``seq`` numbers them in arrival order for bounded page reads.
-- ``reads``: per-user read state, one small document per (user, notification) opened.
 """
 
 import contextlib

@@ -122,9 +122,10 @@ async def create_post(
             status.HTTP_413_CONTENT_TOO_LARGE, f"code snippet is over {MAX_CODE_BYTES} bytes"
         )
     post_id, created_at = ObjectId(), utc_now()
-    key = snippet_key(post_id) if code is not None else None
-    if code is not None and key is not None:
+    key = None
+    if code is not None:
         # The snippet goes first: a post never points at a snippet that is not there.
+        key = snippet_key(post_id)
         try:
             await snippets.put(key, code)
         except STORAGE_ERRORS as exc:

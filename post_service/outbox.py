@@ -30,7 +30,7 @@ from common.clock import utc_now
 from common.events import Event, event_for
 from common.messaging import Broker, EventPublisher
 from common.mongo import Document
-from common.tasks import BackgroundTasks
+from common.tasks import BackgroundTasks, next_batch
 from post_service.store import PostStore
 
 log = structlog.get_logger(__name__)
@@ -105,9 +105,7 @@ class OutboxRelay:
 
     async def _publish_loop(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await next_batch(self._queue, self._batch_size)
             try:
                 await self.publish(batch, path="fast")
             except Exception:

@@ -30,10 +30,10 @@ class PostStore:
     def __init__(self, db: Database) -> None:
         self._posts = db["posts"]
         self._leases = db["leases"]
-        self.sequence = Sequence(db, "posts")
+        self._sequence = Sequence(db, "posts")
 
     async def create_indexes(self) -> None:
-        await self.sequence.create()
+        await self._sequence.create()
         await self._posts.create_index(SEQ_INDEX, name="by_seq")
         await self._posts.create_index([(DUE, ASCENDING)], name="outbox_due", sparse=True)
 
@@ -57,7 +57,7 @@ class PostStore:
             "correlation_id": correlation,
             "due": post["created_at"] + claim_timeout,
         }
-        seq = await self.sequence.reserve()
+        seq = await self._sequence.reserve()
         await self._posts.insert_one({**post, "seq": seq, "outbox": outbox})
 
     async def get(self, post_id: ObjectId) -> dict[str, Any] | None:
@@ -67,7 +67,7 @@ class PostStore:
         """The newest posts not by ``exclude_author``; ``limit + 1`` to tell if more exist."""
         return await newest_first(
             self._posts,
-            top=await self.sequence.current(),
+            top=await self._sequence.current(),
             limit=limit + 1,
             cursor=cursor,
             where={"author_id": {"$ne": exclude_author}},
