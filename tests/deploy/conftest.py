@@ -20,6 +20,7 @@ from common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+GATEWAY_DOCKERFILE = ROOT / "deploy" / "gateway" / "Dockerfile"
 
 # `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}`.
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -54,6 +55,14 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 def placeholders(text: str) -> set[str]:
     """The ${NAME} placeholders of an nginx template (as the image's envsubst sees them)."""
     return {m["braced"] for m in string.Template.pattern.finditer(text) if m["braced"]}
+
+
+def gateway_image_templates() -> list[Path]:
+    """The nginx templates the gateway image renders at start: what its Dockerfile copies into
+    /etc/nginx/templates/ (so a template added there is checked without a list to update)."""
+    text = GATEWAY_DOCKERFILE.read_text().replace("\\\n", " ")
+    (copy,) = re.findall(r"^COPY (.+) /etc/nginx/templates/$", text, re.M)
+    return [ROOT / source for source in copy.split()]
 
 
 def image_env(dockerfile: Path) -> dict[str, str]:
@@ -171,6 +180,15 @@ class Kubernetes:
 
     def workloads(self) -> dict[str, dict]:
         return {**self.kind("Deployment"), **self.kind("StatefulSet")}
+
+    def service_for_host(self, host: str) -> str:
+        """The Service a DNS name in the kustomization's namespace names (`auth-service` or
+        `auth-service.soflite.svc.cluster.local`), checked to exist."""
+        namespace = self.kustomization["namespace"]
+        name = host.removesuffix(f".{namespace}.svc.cluster.local")
+        assert "." not in name, f"{host} is not a Service of namespace {namespace}"
+        assert name in self.kind("Service"), f"{host}: no Service {name}"
+        return name
 
     def container_env(self, container: dict) -> dict[str, str]:
         """Every variable a container gets: envFrom ConfigMaps/Secrets, then env (a secret ref

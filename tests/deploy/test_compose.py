@@ -73,10 +73,15 @@ def test_exactly_one_celery_beat(compose):
     assert compose.services[beats[0]].get("deploy", {}).get("replicas", 1) == 1
 
 
-def test_notification_service_can_be_scaled(compose):
+def test_the_services_and_the_worker_can_be_scaled(compose):
     # `docker compose up --scale notification-service=3` fails on fixed names or host ports.
-    service = compose.services["notification-service"]
-    assert "container_name" not in service and "ports" not in service
+    for name in ("auth-service", "post-service", "notification-service", "cleaner-worker"):
+        service = compose.services[name]
+        assert "container_name" not in service and "ports" not in service, name
+        assert "hostname" not in service, f"{name}: replicas would share one host name"
+    # ... and the gateway finds new replicas without a restart: it asks Docker's DNS per request
+    # (tests/deploy/test_gateway_config.py checks the rendered config).
+    assert compose.environment("gateway")["RESOLVER"] == "127.0.0.11"
 
 
 def test_no_credentials_are_written_in_the_file(compose):

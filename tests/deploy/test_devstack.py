@@ -1,20 +1,33 @@
-"""`make run`'s files and the object store's flags (scripts/devstack.py, Procfile): what it
-writes holding a secret only its owner can read, and the Procfile starting SeaweedFS exactly as
-the tests do (tests/support/processes.py takes the same S3_FLAGS)."""
+"""`make run`'s files, processes and the object store's flags (scripts/devstack.py, Procfile):
+what it writes holding a secret only its owner can read, the Procfile starting SeaweedFS exactly
+as the tests do (tests/support/processes.py takes the same S3_FLAGS), and the process list
+`REPLICAS=n make run` hands honcho."""
 
 import shlex
 import stat
 import tomllib
 
+import pytest
 from devstack import (
+    MAX_REPLICAS,
+    PROCFILE,
     ROOT,
     S3_AUTH,
     S3_FLAGS,
     S3_SECURITY,
     make_private_dir,
+    read_procfile,
+    replica_count,
+    replicate,
     write_s3_credentials,
     write_s3_security,
 )
+
+HTTP_MODULES = {
+    "auth": "auth_service",
+    "post": "post_service",
+    "notification": "notification_service",
+}
 
 
 def mode(path) -> int:
@@ -72,3 +85,72 @@ def test_procfile_starts_the_object_store_with_the_flags_and_files_the_tests_use
     assert own <= set(flags)
     assert sorted(set(flags) - own) == sorted(S3_FLAGS)
     assert "-disableHttp" in S3_FLAGS and "-ip.bind=127.0.0.1" in S3_FLAGS
+
+
+def port(command: str) -> int:
+    (setting,) = [word for word in shlex.split(command) if word.startswith("PORT=")]
+    return int(setting.removeprefix("PORT="))
+
+
+def module(command: str) -> str | None:
+    words = shlex.split(command)
+    return words[words.index("-m") + 1] if "-m" in words else None
+
+
+def test_one_replica_is_the_committed_procfile_with_its_ports():
+    procfile = read_procfile(PROCFILE.read_text())
+    processes = replicate(procfile, 1)
+    assert processes.commands == procfile
+    assert processes.upstreams == {
+        "auth": ["127.0.0.1:8001"],
+        "post": ["127.0.0.1:8002"],
+        "notification": ["127.0.0.1:8003"],
+    }
+
+
+def test_replicas_3_runs_three_of_each_http_service_and_worker_and_one_beat():
+    procfile = read_procfile(PROCFILE.read_text())
+    processes = replicate(procfile, 3)
+    commands = processes.commands
+    ports = [port(command) for command in commands.values() if "PORT=" in command]
+    assert len(ports) == len(set(ports)) == 9, "every service replica on a port of its own"
+    for service, package in HTTP_MODULES.items():
+        replicas = [command for command in commands.values() if module(command) == package]
+        assert len(replicas) == 3, service
+        # ... and the gateway is told exactly those ports
+        addresses = [f"127.0.0.1:{port(command)}" for command in replicas]
+        assert processes.upstreams[service] == addresses, service
+    assert processes.upstreams["auth"] == ["127.0.0.1:8001", "127.0.0.1:8011", "127.0.0.1:8021"]
+    celery = [words for words in map(shlex.split, commands.values()) if words[0] == "celery"]
+    workers = [words for words in celery if "worker" in words]
+    node_names = {words[words.index("--hostname") + 1] for words in workers}
+    assert len(workers) == len(node_names) == 3, "three workers, each its own Celery node"
+    assert sum("beat" in words for words in celery) == 1, "beat must never be doubled"
+    # everything else (broker, stores, beat, gateway) once, under its Procfile name
+    scaled = {*HTTP_MODULES, "cleaner-worker"}
+    assert {name for name in procfile if name not in scaled} <= set(commands)
+    assert len(commands) == len(procfile) + 2 * len(scaled)
+
+
+def test_every_replica_port_stays_clear_of_the_gateway_and_the_stores():
+    processes = replicate(read_procfile(PROCFILE.read_text()), MAX_REPLICAS)
+    ports = {
+        int(address.rsplit(":", 1)[1])
+        for addresses in processes.upstreams.values()
+        for address in addresses
+    }
+    assert len(ports) == 3 * MAX_REPLICAS
+    assert max(ports) < 8080 and not ports & {5672, 9000, 15672, 27017}
+
+
+@pytest.mark.parametrize("value", ["0", "9", "-1", "three", "1.5"])
+def test_replicas_outside_1_to_8_are_refused_with_a_clear_message(value):
+    with pytest.raises(
+        ValueError, match=f"REPLICAS must be a whole number from 1 to {MAX_REPLICAS}"
+    ):
+        replica_count(value)
+
+
+@pytest.mark.parametrize(("value", "count"), [(None, 1), ("", 1), ("1", 1), ("3", 3), ("8", 8)])
+def test_replicas_default_to_one(value, count):
+    assert replica_count(value) == count

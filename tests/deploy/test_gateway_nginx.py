@@ -1,35 +1,45 @@
 """The gateway templates render and pass `nginx -t` the way each deployment renders them.
 
-- local (`make run`, the tests): nginx.local.conf.template + gateway.conf.template, 127.0.0.1
-  upstreams.
+- local (`make run`, the tests): scripts/devstack.py's write_gateway_config, nginx.local.conf
+  + upstreams.local.conf + gateway.conf, upstream blocks of 127.0.0.1 replicas.
 - compose and Kubernetes: what the gateway image's entrypoint renders into conf.d/ from its ENV
   defaults plus the compose environment / the gateway ConfigMap, under a main config shaped
   like the image's nginx.conf.
 
-`nginx -t` resolves upstream host names, and auth-service & co. exist only on the compose or
-cluster network. Rewriting the names would test a different config, so instead nginx runs in a
-private mount namespace (`unshare`, root only) where /etc/hosts maps those names to 127.0.0.1:
-the file under test is byte-for-byte the rendered one. Without that privilege the test is
-skipped, and the structural checks below still run.
+There the services are looked up per request (a variable proxy_pass), so `nginx -t` must pass
+without auth-service & co. resolving at all: it runs with no name of theirs known. A resolver
+given by name (Kubernetes: kube-dns.kube-system.svc.cluster.local) is resolved at start, and
+exists only in a cluster. Rewriting it would test a different config, so instead nginx runs in a
+private mount namespace (`unshare`, root only) where /etc/hosts maps that name to 127.0.0.1: the
+file under test is byte-for-byte the rendered one. Without that privilege the test is skipped,
+and the structural checks below still run.
 """
 
+import ipaddress
 import os
 import shutil
 import string
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from devstack import write_gateway_config
 
-from tests.deploy.conftest import ROOT, image_env, placeholders
+from tests.deploy.conftest import (
+    GATEWAY_DOCKERFILE,
+    ROOT,
+    gateway_image_templates,
+    image_env,
+    placeholders,
+)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATES = ROOT / "deploy" / "nginx"
-GATEWAY_IMAGE_TEMPLATES = [
-    TEMPLATES / "gateway.conf.template",
-    ROOT / "deploy" / "gateway" / "real-ip.conf.template",
-]
+GATEWAY_IMAGE_TEMPLATES = gateway_image_templates()
+SERVICES = ("auth", "post", "notification")
 needs_nginx = pytest.mark.skipif(not os.access(NGINX, os.X_OK), reason="nginx is not installed")
 
 
@@ -52,22 +62,37 @@ def nginx_test(conf: Path, hosts: Sequence[str] = ()) -> subprocess.CompletedPro
     return subprocess.run(command, capture_output=True, text=True, timeout=20)
 
 
-@needs_nginx
-def test_local_variant_passes_nginx_t(tmp_path, compose):
-    (tmp_path / "dist").mkdir()
-    gateway = {
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": compose.env_example["GATEWAY_PORT"],
-        "AUTH_UPSTREAM": "127.0.0.1:8001",
-        "POST_UPSTREAM": "127.0.0.1:8002",
-        "NOTIFICATION_UPSTREAM": "127.0.0.1:8003",
-        "WEB_ROOT": str(tmp_path / "dist"),
-        "AUTH_RATE_LIMIT": compose.env_example["AUTH_RATE_LIMIT"],
+def replicas(count: int) -> dict[str, list[str]]:
+    """Where `REPLICAS=<count> make run` puts each service (scripts/devstack.py's ports)."""
+    return {
+        service: [f"127.0.0.1:{8001 + number + 10 * replica}" for replica in range(count)]
+        for number, service in enumerate(SERVICES)
     }
-    (tmp_path / "gateway.conf").write_text(render(TEMPLATES / "gateway.conf.template", gateway))
-    main = {"NGINX_PREFIX": str(tmp_path), "NGINX_MIME_TYPES": "/etc/nginx/mime.types"}
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(TEMPLATES / "nginx.local.conf.template", main))
+
+
+def write_local_config(prefix: Path, count: int, **options: Any) -> Path:
+    """write_gateway_config as `REPLICAS=<count> make run` calls it; returns nginx.conf."""
+    where = replicas(count)
+    return write_gateway_config(
+        prefix,
+        auth=where["auth"],
+        post=where["post"],
+        notification=where["notification"],
+        **options,
+    )
+
+
+@needs_nginx
+@pytest.mark.parametrize("count", [1, 3])
+def test_local_variant_passes_nginx_t(count, tmp_path, compose):
+    (tmp_path / "dist").mkdir()
+    conf = write_local_config(
+        tmp_path / "nginx",
+        count,
+        port=int(compose.env_example["GATEWAY_PORT"]),
+        web_root=tmp_path / "dist",
+        rate_limit=compose.env_example["AUTH_RATE_LIMIT"],
+    )
     result = nginx_test(conf)
     assert result.returncode == 0, result.stderr
 
@@ -93,7 +118,7 @@ def image_main_conf(prefix: Path) -> str:
 
 
 def image_variant(where: str, compose, kubernetes) -> dict[str, str]:
-    env = image_env(ROOT / "deploy" / "gateway" / "Dockerfile")
+    env = image_env(GATEWAY_DOCKERFILE)
     if where == "compose":
         env.update(compose.environment("gateway"))
     else:
@@ -105,12 +130,31 @@ def upstream_hosts(env: dict[str, str]) -> list[str]:
     return [env[name].rsplit(":", 1)[0] for name in env if name.endswith("_UPSTREAM")]
 
 
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolver_names(env: dict[str, str]) -> list[str]:
+    """The resolvers given by name (nginx resolves those once, at start), not by address:
+    `127.0.0.11`, `[::1]:53` are addresses, `kube-dns.kube-system.svc.cluster.local` a name."""
+    hosts = [urlsplit(f"//{resolver}").hostname or "" for resolver in env["RESOLVER"].split()]
+    return [host for host in hosts if not is_address(host)]
+
+
 @pytest.mark.parametrize("where", ["compose", "kubernetes"])
 def test_image_variant_upstreams_are_services_that_exist(where, compose, kubernetes):
     env = image_variant(where, compose, kubernetes)
-    names = set(compose.services) if where == "compose" else set(kubernetes.kind("Service"))
     assert len(upstream_hosts(env)) == 3
-    assert set(upstream_hosts(env)) <= names, f"{where}: gateway upstreams name no service"
+    for host in upstream_hosts(env):
+        if where == "compose":
+            assert host in compose.services, f"compose: gateway upstream {host} is no service"
+        else:  # fully qualified, in the kustomization's namespace: nginx's resolver needs it
+            assert host.endswith(".svc.cluster.local"), f"kubernetes: {host} is not a full name"
+            kubernetes.service_for_host(host)
     for template in GATEWAY_IMAGE_TEMPLATES:
         render(template, env)
 
@@ -118,14 +162,16 @@ def test_image_variant_upstreams_are_services_that_exist(where, compose, kuberne
 @needs_nginx
 @pytest.mark.parametrize("where", ["compose", "kubernetes"])
 def test_image_variant_passes_nginx_t(where, tmp_path, compose, kubernetes):
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("needs root and unshare to give nginx the service host names")
+    """With only the resolver's name known: the services' names are not needed to start."""
     env = image_variant(where, compose, kubernetes)
+    hosts = resolver_names(env)
+    if hosts and (os.geteuid() != 0 or not shutil.which("unshare")):
+        pytest.skip("needs root and unshare to give nginx the resolver's host name")
     (tmp_path / "conf.d").mkdir()
     for template in GATEWAY_IMAGE_TEMPLATES:
         conf = tmp_path / "conf.d" / template.name.removesuffix(".template")
         conf.write_text(render(template, env))
     main = tmp_path / "nginx.conf"
     main.write_text(image_main_conf(tmp_path))
-    result = nginx_test(main, upstream_hosts(env))
+    result = nginx_test(main, hosts)
     assert result.returncode == 0, result.stderr

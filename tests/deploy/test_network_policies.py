@@ -121,7 +121,7 @@ def test_every_process_reaches_what_its_settings_point_at(kubernetes):
     gateway = pod_labels(workloads["gateway"])
     for variable, upstream in kubernetes.kind("ConfigMap")["gateway"]["data"].items():
         if variable.endswith("_UPSTREAM"):
-            target, port = by_service[upstream.rsplit(":", 1)[0]]
+            target, port = by_service[kubernetes.service_for_host(upstream.rsplit(":", 1)[0])]
             assert allowed(kubernetes, gateway, workloads[target], port), upstream
     needs = {"RABBITMQ_URL": ("rabbitmq", "amqp"), "S3_ENDPOINT": ("minio", "s3")}
     needs["MONGO_URL"] = ("mongodb", "mongodb")

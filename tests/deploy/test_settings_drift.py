@@ -7,12 +7,15 @@ machine), and the values are accepted by the settings class as they are.
 
 import os
 
-from tests.deploy.conftest import INTERPOLATION, ROOT, image_env, placeholders, settings_for
-
-GATEWAY_TEMPLATES = [
-    ROOT / "deploy" / "nginx" / "gateway.conf.template",
-    ROOT / "deploy" / "gateway" / "real-ip.conf.template",
-]
+from tests.deploy.conftest import (
+    GATEWAY_DOCKERFILE,
+    INTERPOLATION,
+    ROOT,
+    gateway_image_templates,
+    image_env,
+    placeholders,
+    settings_for,
+)
 
 
 def load_settings(info, env: dict[str, str], monkeypatch):
@@ -69,8 +72,8 @@ def test_kubernetes_sets_exactly_what_each_process_reads(kubernetes, monkeypatch
 
 
 def test_gateway_gets_every_template_placeholder_and_nothing_else(compose, kubernetes):
-    wanted = set().union(*(placeholders(path.read_text()) for path in GATEWAY_TEMPLATES))
-    image_defaults = set(image_env(ROOT / "deploy" / "gateway" / "Dockerfile"))
+    wanted = set().union(*(placeholders(path.read_text()) for path in gateway_image_templates()))
+    image_defaults = set(image_env(GATEWAY_DOCKERFILE))
     k8s_env = set(kubernetes.kind("ConfigMap")["gateway"]["data"])
     for where, env in (("compose", set(compose.environment("gateway"))), ("k8s", k8s_env)):
         assert env | image_defaults >= wanted, f"{where} lacks {wanted - env - image_defaults}"

@@ -60,7 +60,7 @@ def test_readyz_and_metrics_are_not_served_through_the_gateway(stack):
 
 def test_a_service_that_is_down_is_a_json_502(tmp_path):
     nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there
-    upstreams = {"auth": nowhere, "post": nowhere, "notification": nowhere}
+    upstreams = {"auth": [nowhere], "post": [nowhere], "notification": [nowhere]}
     proc, base = start_gateway("dead-upstreams-gateway", tmp_path / "gateway", upstreams)
     try:
         assert_json_error(httpx.get(f"{base}/api/post", timeout=10), 502)

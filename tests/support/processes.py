@@ -300,9 +300,12 @@ def private_rabbit(name: str) -> Iterator[RabbitNode]:
         node.remove_data()
 
 
-def start_service(name: str, module: str, env: dict[str, str]) -> tuple[Process, str]:
-    """One of our services, as `python -m <module>`; returns it once /readyz answers 200."""
-    port = free_port()
+def start_service(
+    name: str, module: str, env: dict[str, str], port: int = 0
+) -> tuple[Process, str]:
+    """One of our services, as `python -m <module>` (on a free port unless given one, to restart
+    it where the gateway looks); returns it once /readyz answers 200."""
+    port = port or free_port()
     proc = Process(
         name, [sys.executable, "-m", module], {**env, "PORT": str(port), "HOST": "127.0.0.1"}
     ).start()
@@ -315,9 +318,11 @@ def start_service(name: str, module: str, env: dict[str, str]) -> tuple[Process,
 def start_gateway(
     name: str,
     prefix: Path,
-    upstreams: dict[str, str],
+    upstreams: dict[str, list[str]],
     rate_limit: str = "50r/s",
 ) -> tuple[Process, str]:
+    """nginx with the `make run` config on a free port, in front of ``upstreams``: for "auth",
+    "post" and "notification", the host:port of every replica (it balances across them)."""
     port = free_port()
     conf = write_gateway_config(
         prefix,

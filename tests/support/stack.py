@@ -48,24 +48,37 @@ class Stack:
         databases = {service: getattr(names, attr) for service, attr in DATABASES.items()}
         return cls(name, env, databases, workdir)
 
-    def start_service(self, service: str) -> str:
-        env = {**self.env, "MONGO_DB": self.databases[service]}
-        proc, url = start_service(f"{self.name}-{service}", SERVICES[service], env)
-        self.processes[service], self.urls[service] = proc, url
+    def start_service(
+        self, service: str, replica: int = 1, env: dict[str, str] | None = None, port: int = 0
+    ) -> str:
+        """Start replica ``replica`` (1, 2, ...) of a service (with ``env`` added to the stack's
+        settings, on ``port`` if given): its process and URL are keyed ``service`` for the
+        first, ``service-<n>`` for the others."""
+        key = service if replica == 1 else f"{service}-{replica}"
+        env = {**self.env, "MONGO_DB": self.databases[service], **(env or {})}
+        proc, url = start_service(f"{self.name}-{key}", SERVICES[service], env, port)
+        self.processes[key], self.urls[key] = proc, url
         return url
 
     def stop_service(self, service: str) -> None:
         self.processes.pop(service).stop()
 
-    def start(self, with_gateway: bool = True) -> "Stack":
+    def replicas(self, service: str) -> list[str]:
+        """The keys of a service's running replicas, first one first."""
+        return [k for k in self.urls if k == service or k.startswith(f"{service}-")]
+
+    def start(self, with_gateway: bool = True, replicas: dict[str, int] | None = None) -> "Stack":
         for service in SERVICES:
-            self.start_service(service)
+            for replica in range(1, (replicas or {}).get(service, 1) + 1):
+                self.start_service(service, replica)
         if with_gateway:
             self.start_gateway("gateway", rate_limit="100r/s")
         return self
 
     def start_gateway(self, key: str, rate_limit: str) -> str:
-        upstreams = {s: self.urls[s].removeprefix("http://") for s in SERVICES}
+        upstreams = {
+            s: [self.urls[k].removeprefix("http://") for k in self.replicas(s)] for s in SERVICES
+        }
         proc, url = start_gateway(f"{self.name}-{key}", self.workdir / key, upstreams, rate_limit)
         self.processes[key], self.urls[key] = proc, url
         return url
