@@ -73,3 +73,30 @@ class PostCreated(Event):
 
     def subject(self) -> dict[str, str]:
         return {"post_id": self.post.id}
+
+
+class NotificationSnapshot(BaseModel):
+    """A stored notification, as the browsers connected to any replica are told of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=1, description="Its place in arrival order: the stream's event id")
+    post_id: str = Field(min_length=1, max_length=64)
+    author_id: str = Field(min_length=1, max_length=64)
+    author_email: str = Field(min_length=3, max_length=254)
+    preview: str = Field(max_length=500)
+    created_at: datetime
+
+
+class NotificationCreated(Event):
+    """Published by notification_service once a notification is stored; every replica of it
+    pushes the notification to the browsers connected to that replica (never to its author)."""
+
+    ROUTING_KEY: ClassVar[str] = "notification.created.v1"
+    event_type: Literal["NotificationCreated"] = "NotificationCreated"
+    version: Literal[1] = 1
+    notification: NotificationSnapshot
+
+    def subject(self) -> dict[str, str]:
+        return {"post_id": self.notification.post_id, "notification_id": self.notification.id}

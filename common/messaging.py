@@ -110,19 +110,27 @@ class EventPublisher:
 
     ``mandatory`` with ``on_return_raises`` turns "no queue is bound for this event" into an
     error, so the outbox keeps the event and retries instead of the broker dropping it.
+
+    ``durable=False`` is for notices that only matter to whoever listens right now (the push
+    to browsers): transient messages, no confirm to wait for, and no error when nobody listens.
     """
 
-    def __init__(self, broker: Broker, exchange_name: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, broker: Broker, exchange_name: str, timeout: float = 5.0, *, durable: bool = True
+    ) -> None:
         self._broker = broker
         self._exchange_name = exchange_name
         self._timeout = timeout
+        self._durable = durable
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
 
     async def _ensure_exchange(self) -> AbstractExchange:
         if self._exchange is None:
             connection = await self._broker.connection()
-            self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._channel = await connection.channel(
+                publisher_confirms=self._durable, on_return_raises=self._durable
+            )
             self._exchange = await declare_events_exchange(self._channel, self._exchange_name)
         return self._exchange
 
@@ -137,13 +145,19 @@ class EventPublisher:
         message = aio_pika.Message(
             body=event.model_dump_json().encode(),
             content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            delivery_mode=(
+                aio_pika.DeliveryMode.PERSISTENT
+                if self._durable
+                else aio_pika.DeliveryMode.NOT_PERSISTENT
+            ),
             message_id=event.event_id,
             type=event.event_type,
             timestamp=event.occurred_at,
             headers=headers,
         )
-        await exchange.publish(message, routing_key=event.ROUTING_KEY, timeout=self._timeout)
+        await exchange.publish(
+            message, routing_key=event.ROUTING_KEY, mandatory=self._durable, timeout=self._timeout
+        )
 
 
 async def declare_consumer_queue(
@@ -183,3 +197,19 @@ async def declare_consumer_queue(
 def correlation_of(message: aio_pika.abc.AbstractIncomingMessage) -> str | None:
     value = (message.headers or {}).get(CORRELATION_HEADER)
     return value if isinstance(value, str) else None
+
+
+async def declare_private_queue(
+    channel: AbstractRobustChannel, exchange_name: str, queue_name: str, routing_keys: list[str]
+) -> AbstractQueue:
+    """A queue of this process alone: exclusive, deleted with its connection, never persisted.
+
+    For notices every replica must see (each binds its own queue), whose loss while the
+    process is away is harmless. The name is the caller's (not broker-generated), so aio-pika
+    can declare it again after a reconnect.
+    """
+    exchange = await declare_events_exchange(channel, exchange_name)
+    queue = await channel.declare_queue(queue_name, exclusive=True, auto_delete=True)
+    for routing_key in routing_keys:
+        await queue.bind(exchange, routing_key=routing_key)
+    return queue

@@ -114,10 +114,12 @@ async def newest_first(
     top: int,
     limit: int,
     cursor: str | None = None,
+    floor: int = 0,
     where: dict[str, Any] | None = None,
     projection: dict[str, Any] | None = None,
 ) -> list[Document]:
-    """Up to ``limit`` documents matching ``where``, by ``seq`` descending, below the cursor.
+    """Up to ``limit`` documents matching ``where``, by ``seq`` descending, below the cursor and
+    above ``floor``.
 
     Reads windows ``(hi - w, hi]`` going back from ``top``, each twice as wide as the last, until
     ``limit`` documents are found or ``seq`` 1 is passed: a page costs a few small index ranges
@@ -127,8 +129,8 @@ async def newest_first(
     hi = top if below is None else min(top, below - 1)
     width = 2 * limit
     found: list[Document] = []
-    while hi > 0 and len(found) < limit:
-        lo = max(0, hi - width)
+    while hi > floor and len(found) < limit:
+        lo = max(floor, hi - width)
         # ``seq`` first: the local stand-in serves a query by its first indexed clause.
         query = {"seq": {"$gt": lo, "$lte": hi}, **(where or {})}
         window = collection.find(query, projection).sort(SEQ_INDEX).limit(limit - len(found))

@@ -1,15 +1,20 @@
 """Routes of notification_service: the caller's notifications and their read state."""
 
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
+from common.events import NotificationSnapshot
 from common.pagination import Cursor, Limit, next_cursor, parse_object_id
 from common.service import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
+from notification_service.push import NotificationAnnouncer, PushHub, TooManyStreams, stream_of
 from notification_service.store import UNREAD_CAP, NotificationStore
 
 router = APIRouter(
@@ -47,6 +52,16 @@ class NotificationRequest(BaseModel):
 
 
 Notifications = Annotated[NotificationStore, from_state("notifications", NotificationStore)]
+Hub = Annotated[PushHub, from_state("push", PushHub)]
+
+
+def _announcer(request: Request) -> NotificationAnnouncer | None:
+    """None where the replica has no broker link (neither consuming nor pushing)."""
+    announcer: NotificationAnnouncer | None = request.app.state.announcer
+    return announcer
+
+
+Announcer = Annotated[NotificationAnnouncer | None, Depends(_announcer)]
 
 
 def _out(doc: dict[str, Any], read: bool) -> Notification:
@@ -76,6 +91,89 @@ async def unread_count(user: CurrentUser, store: Notifications) -> UnreadCount:
     return UnreadCount(count=await store.unread_count(user.id))
 
 
+# At most this many missed notifications are replayed to a resumed stream (the newest of them);
+# its client resynchronises the rest from the list, as it does on every connect.
+CATCH_UP = 100
+HEARTBEAT_SECONDS = 15
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": (
+                "Server-Sent Events: one `notification` event per new notification of another "
+                f"user's post (`data` is a Notification, `id` its place in arrival order), a "
+                f"`: ping` comment every {HEARTBEAT_SECONDS} s. The stream ends now and then "
+                "(a slow reader, a restart, its maximum age): reconnect with `Last-Event-ID` "
+                f"to be sent the newest {CATCH_UP} missed first."
+            ),
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        503: error_response("This replica serves as many streams as it may; try again"),
+    },
+)
+async def stream(
+    user: CurrentUser,
+    store: Notifications,
+    hub: Hub,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            description="The `id` of the last event received, to resume after it",
+            pattern=r"^[0-9]{1,18}$",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    """New notifications, pushed as they are stored (the author's own posts excluded)."""
+    try:
+        subscription = hub.subscribe(user.id)  # before reading the store: nothing falls between
+    except TooManyStreams as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    try:
+        missed = (
+            []
+            if last_event_id is None
+            else await store.since(user.id, int(last_event_id), CATCH_UP)
+        )
+    except BaseException:
+        hub.unsubscribe(subscription)
+        raise
+    until = time.monotonic() + hub.max_age.total_seconds()
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        try:
+            replayed = set()
+            for doc in missed:
+                replayed.add(str(doc["_id"]))
+                yield _event(_out(doc, doc["read"]), doc["seq"])
+            async for notification in stream_of(subscription, until=until):
+                if notification.id not in replayed:
+                    yield _event(_pushed(notification), notification.seq)
+        finally:
+            hub.unsubscribe(subscription)
+
+    return EventSourceResponse(
+        events(), ping=HEARTBEAT_SECONDS, send_timeout=hub.send_timeout.total_seconds()
+    )
+
+
+def _pushed(notification: NotificationSnapshot) -> Notification:
+    return Notification(
+        id=notification.id,
+        post_id=notification.post_id,
+        author_email=notification.author_email,
+        preview=notification.preview,
+        created_at=notification.created_at,
+        read=False,
+    )
+
+
+def _event(notification: Notification, seq: int) -> ServerSentEvent:
+    return ServerSentEvent(data=notification.model_dump_json(), event="notification", id=str(seq))
+
+
 @router.post(
     "",
     response_model=Notification,
@@ -87,7 +185,11 @@ async def unread_count(user: CurrentUser, store: Notifications) -> UnreadCount:
     },
 )
 async def create_notification(
-    body: NotificationRequest, user: CurrentUser, store: Notifications, response: Response
+    body: NotificationRequest,
+    user: CurrentUser,
+    store: Notifications,
+    announcer: Announcer,
+    response: Response,
 ) -> Notification:
     """Create the notification of a post this service was told of, with the same store call the
     event consumer makes: idempotent, a repeat answers 200 with the existing one. A post older
@@ -96,7 +198,10 @@ async def create_notification(
     post = await store.known_post(body.post_id)
     if post is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post, or its notification expired")
-    if not await store.add([post]):
+    added = await store.add([post])
+    if added and announcer is not None:
+        await announcer.announce(added)
+    if not added:
         response.status_code = status.HTTP_200_OK
     doc = await store.for_post(post.id)
     if doc is None:  # deleted in between by a cleaner run with a shorter NOTIFICATION_MAX_AGE

@@ -11,6 +11,7 @@ from common.service import create_service_app, running, service_database
 from common.tokens import TokenVerifier
 from notification_service.api import router
 from notification_service.consumer import event_handlers
+from notification_service.push import NotificationAnnouncer, PushHub, PushListener
 from notification_service.settings import NotificationSettings
 from notification_service.store import NotificationStore
 
@@ -22,12 +23,29 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
             app.state.notifications = NotificationStore(db, settings.notification_max_age)
             await app.state.notifications.create_indexes()
-            if settings.consume_events:
+            app.state.push = PushHub(
+                settings.push_buffer,
+                settings.max_streams,
+                max_age=settings.stream_max_age,
+                send_timeout=settings.stream_send_timeout,
+            )
+            app.state.announcer = None
+            if settings.consume_events or settings.push_events:
                 broker = Broker(settings.rabbitmq_url, name="notification_service")
                 app.state.broker = await parts.enter_async_context(running(broker))
+                app.state.announcer = NotificationAnnouncer(broker, settings.events_exchange)
+            if settings.push_events:
+                listener = PushListener(
+                    broker,
+                    app.state.push,
+                    exchange=settings.events_exchange,
+                    queue_prefix=settings.push_queue_prefix,
+                )
+                await parts.enter_async_context(running(listener))
+            if settings.consume_events:
                 consumer = EventConsumer(
                     broker,
-                    event_handlers(app.state.notifications),
+                    event_handlers(app.state.notifications, app.state.announcer),
                     exchange=settings.events_exchange,
                     queue=settings.notification_queue,
                     delivery_limit=settings.delivery_limit,
@@ -37,8 +55,9 @@ def create_app(settings: NotificationSettings) -> FastAPI:
             yield
 
     def informational(app: FastAPI) -> dict[str, ReadinessCheck]:
-        # Serving notifications needs only MongoDB; the consumer's broker link is reported.
-        return {"broker": lambda: app.state.broker.ping()} if settings.consume_events else {}
+        # Serving notifications needs only MongoDB; the broker link (events in, push) is reported.
+        uses_broker = settings.consume_events or settings.push_events
+        return {"broker": lambda: app.state.broker.ping()} if uses_broker else {}
 
     app = create_service_app(
         name="notification",

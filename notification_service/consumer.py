@@ -6,14 +6,20 @@ is common/consumer.py's.
 
 from common.consumer import Handler
 from common.events import Event, PostCreated
+from notification_service.push import NotificationAnnouncer
 from notification_service.store import NotificationStore
 
 
-def event_handlers(store: NotificationStore) -> dict[type[Event], Handler]:
+def event_handlers(
+    store: NotificationStore, announcer: NotificationAnnouncer
+) -> dict[type[Event], Handler]:
     async def posts_created(events: list[PostCreated]) -> set[str]:
-        """One notification per post, the batch in one bulk insert; redeliveries add nothing."""
+        """One notification per post, the batch in one bulk insert; redeliveries add nothing.
+        Each new one is announced for the replicas to push (a redelivery announces nothing)."""
         added = await store.add([event.post for event in events])
-        return {event.event_id for event in events if event.post.id in added}
+        await announcer.announce(added)
+        posts = {notification.post_id for notification in added}
+        return {event.event_id for event in events if event.post.id in posts}
 
     return {
         PostCreated: Handler(

@@ -1,6 +1,14 @@
+from datetime import timedelta
+
 from pydantic import Field
 
-from common.settings import BrokerSettings, RetentionSettings, ServiceSettings, TokenSettings
+from common.settings import (
+    BrokerSettings,
+    RetentionSettings,
+    Seconds,
+    ServiceSettings,
+    TokenSettings,
+)
 
 
 class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings, RetentionSettings):
@@ -16,3 +24,23 @@ class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings, Reten
     consumer_prefetch: int = Field(default=250, ge=1, le=1000)
     # Run the PostCreated consumer in this process (off for an API-only replica).
     consume_events: bool = True
+    # Push to browsers (GET /api/notification/stream): each replica binds a private queue named
+    # <prefix>.<random> to NotificationCreated.
+    push_events: bool = True
+    push_queue_prefix: str = "notification.push"
+    # Notifications waiting to be sent to one stream: a client further behind is dropped (it
+    # reconnects and catches up), so one slow reader never holds up the others. Two consumer
+    # batches' worth: a backlog arrives in bursts that a reader keeping up must not overflow.
+    # (The buffer holds references to notifications every stream shares.)
+    push_buffer: int = Field(default=500, ge=1, le=10_000)
+    # Streams one replica serves at once; past it a new one is refused with 503.
+    max_streams: int = Field(default=1_000, ge=1, le=100_000)
+    # A stream ends after this long and its client reconnects (to any replica, with a fresh
+    # token check): streams spread over replicas added since.
+    stream_max_age: Seconds = Field(
+        default=timedelta(minutes=15), ge=timedelta(seconds=1), le=timedelta(days=1)
+    )
+    # A stream whose client has not taken a write for this long is closed.
+    stream_send_timeout: Seconds = Field(
+        default=timedelta(seconds=10), ge=timedelta(seconds=1), le=timedelta(minutes=5)
+    )

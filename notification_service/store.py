@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DeleteOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from common.clock import utc_now
-from common.events import PostSnapshot
+from common.events import NotificationSnapshot, PostSnapshot
 from common.mongo import Collection, Database, Document
 from common.pagination import SEQ_INDEX, Sequence, newest_first
 
@@ -69,9 +69,9 @@ class NotificationStore:
             return None
         return PostSnapshot(id=doc.pop("_id"), **doc)
 
-    async def add(self, posts: list[PostSnapshot]) -> set[str]:
-        """Record each post and store its notification unless it exists; returns the post ids
-        whose notification was added now.
+    async def add(self, posts: list[PostSnapshot]) -> list[NotificationSnapshot]:
+        """Record each post and store its notification unless it exists; returns the
+        notifications added now.
 
         Two unordered bulk inserts and one counter update per batch. Unique keys decide between
         concurrent or repeated deliveries: a duplicate is skipped.
@@ -79,7 +79,7 @@ class NotificationStore:
         since = self._writable_since()
         posts = [post for post in posts if post.created_at >= since]
         if not posts:
-            return set()
+            return []
         seen_at = utc_now()
         await _insert_new(
             self._posts,
@@ -99,7 +99,10 @@ class NotificationStore:
             for i, post in enumerate(posts)
         ]
         added = await _insert_new(self._notifications, docs)
-        return {d["post_id"] for d in added}
+        return [
+            NotificationSnapshot(id=str(d["_id"]), **{k: v for k, v in d.items() if k != "_id"})
+            for d in added
+        ]
 
     async def for_post(self, post_id: str) -> dict[str, Any] | None:
         return await self._notifications.find_one({"post_id": post_id})
@@ -123,6 +126,19 @@ class NotificationStore:
         )
         wanted = {n["_id"] for n in notifications}
         return {d["notification_id"] async for d in found} & wanted
+
+    async def since(self, user_id: str, seq: int, limit: int) -> list[Document]:
+        """Notifications of others' posts after ``seq`` (what a stream missed), oldest first: at
+        most the newest ``limit`` of them, each with ``read`` for this user."""
+        docs = await newest_first(
+            self._notifications,
+            top=await self._sequence.current(),
+            limit=limit,
+            floor=seq,
+            where={"author_id": {"$ne": user_id}},
+        )
+        read_ids = await self.read_ids(user_id, docs)
+        return [{**d, "read": d["_id"] in read_ids} for d in reversed(docs)]
 
     async def unread_count(self, user_id: str) -> int:
         """Unread notifications among the newest ``UNREAD_CAP`` of others' posts."""

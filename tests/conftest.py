@@ -126,3 +126,27 @@ def stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
         yield system.start()
     finally:
         system.stop()
+
+
+# Replicas of the scaled-out stack: enough that two streams can be held on different replicas
+# while a third is killed, and that posts are stored by more than one process.
+REPLICAS = {"notification": 3, "post": 2}
+
+
+@pytest.fixture(scope="session")
+def replicated_stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
+    """The whole system with several replicas of the post and notification services behind one
+    gateway (as `REPLICAS=3 make run` runs it), for the push tests."""
+    system = Stack.configure(
+        "scaled",
+        mongo_url=mongo_url,
+        s3=s3,
+        rabbit_url=rabbit.url,
+        keys=keys,
+        names=Names(f"scaled{run_id}"),
+        workdir=tmp_path_factory.mktemp("scaled"),
+    )
+    try:
+        yield system.start(replicas=REPLICAS)
+    finally:
+        system.stop()

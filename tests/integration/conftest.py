@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from auth_service.app import create_app as auth_app
 from auth_service.settings import AuthSettings
+from common.messaging import Broker, EventPublisher
 from notification_service.app import create_app as notification_app
 from notification_service.settings import NotificationSettings
 from post_service.app import create_app as post_app
@@ -97,6 +98,17 @@ async def posts(post_settings):
 async def notifications(notification_settings):
     async with serve_in_process(notification_app(notification_settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def publish(rabbit, names):
+    """Publish an event as post_service does (persistent, confirmed) to the test's exchange."""
+    broker = Broker(rabbit.url, name="test-publisher")
+    broker.start()
+    await broker.connection()
+    publisher = EventPublisher(broker, names.exchange)
+    yield publisher.publish
+    await broker.stop()
 
 
 @pytest.fixture

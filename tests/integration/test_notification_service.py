@@ -7,8 +7,7 @@ import pytest
 from bson import ObjectId
 
 from common.clock import utc_now
-from common.events import PostCreated, PostSnapshot
-from common.messaging import Broker, EventPublisher
+from common.events import NotificationCreated, PostCreated, PostSnapshot
 from notification_service.app import create_app
 from tests.integration.conftest import serve_in_process
 from tests.support.polling import eventually
@@ -28,16 +27,6 @@ def post_created(
             created_at=created_at or utc_now(),
         )
     )
-
-
-@pytest.fixture
-async def publish(rabbit, names):
-    broker = Broker(rabbit.url, name="test-publisher")
-    broker.start()
-    await broker.connection()
-    publisher = EventPublisher(broker, names.exchange)
-    yield publisher.publish
-    await broker.stop()
 
 
 @pytest.fixture
@@ -121,6 +110,44 @@ async def test_the_same_event_delivered_twice_makes_one_notification(
     found = await eventually(lambda: _has(notifications, bearer("bob"), marker.post.id))
     assert [n["post_id"] for n in found].count(event.post.id) == 1
     assert len(found) == 2
+
+
+async def test_each_new_notification_is_announced_once_for_the_replicas_to_push(
+    notifications, rabbit, names, publish, bearer
+):
+    connection = await aio_pika.connect(rabbit.url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        announced = await channel.declare_queue(exclusive=True)
+        await announced.bind(exchange, routing_key=NotificationCreated.ROUTING_KEY)
+        await consuming(notifications, rabbit, names)
+        event = post_created("alice", text="How do I exit vim?")
+        await publish(event)
+        await publish(event)  # a redelivery stores nothing, so it announces nothing
+        marker = post_created("carol")
+        await publish(marker)
+
+        received: list[NotificationCreated] = []
+
+        async def both() -> bool:
+            message = await announced.get(no_ack=True, fail=False, timeout=5)
+            if message is not None:
+                received.append(NotificationCreated.model_validate_json(message.body))
+            return any(n.notification.post_id == marker.post.id for n in received)
+
+        await eventually(both)
+    finally:
+        await connection.close()
+
+    first = received[0].notification
+    assert [n.notification.post_id for n in received] == [event.post.id, marker.post.id]
+    assert (first.author_id, first.preview) == ("alice", "How do I exit vim?")
+    stored = await items(notifications, bearer("bob"))
+    assert {n["id"] for n in stored} == {n.notification.id for n in received}
+    assert received[1].notification.seq > first.seq
 
 
 async def _has(client, headers, post_id):

@@ -1,23 +1,11 @@
 import { enableAutoUnmount } from '@vue/test-utils'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Notification } from '../src/api/types'
 import { startSession } from '../src/session'
-import { fakeToken, json, mockApi, renderRoute, requestsMade, router } from './helpers'
+import { fakeToken, json, mockApi, notification, renderRoute, requestsMade, router } from './helpers'
 
 enableAutoUnmount(afterEach)
 
 beforeEach(() => startSession(fakeToken('me@example.com')))
-
-function notification(id: string, read: boolean): Notification {
-  return {
-    id,
-    post_id: `post-of-${id}`,
-    author_email: 'ada@example.com',
-    preview: `preview of ${id}`,
-    created_at: '2026-11-25T10:00:00Z',
-    read,
-  }
-}
 
 describe('notification list', () => {
   it('marks the unread ones, visibly and for screen readers', async () => {

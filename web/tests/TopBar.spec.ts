@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import TopBar from '../src/components/TopBar.vue'
 import { startSession } from '../src/session'
 import { createMemoryHistory, createRouter } from 'vue-router'
-import { fakeToken, json, mockApi } from './helpers'
+import { fakeStream, fakeToken, json, mockApi } from './helpers'
 
 enableAutoUnmount(afterEach)
 
@@ -16,7 +16,10 @@ const router = createRouter({
 beforeEach(() => startSession(fakeToken('me@example.com')))
 
 async function badgeFor(count: number): Promise<string> {
-  mockApi({ 'GET /api/notification/unread-count': () => json(200, { count }) })
+  mockApi({
+    'GET /api/notification/stream': fakeStream().handler,
+    'GET /api/notification/unread-count': () => json(200, { count }),
+  })
   const wrapper = mount(TopBar, { global: { plugins: [router] } })
   await flushPromises()
   return wrapper.find('.badge').exists() ? wrapper.find('.badge').text() : ''

@@ -2,6 +2,7 @@ import { flushPromises, mount } from '@vue/test-utils'
 import { vi, type Mock } from 'vitest'
 import { h } from 'vue'
 import { RouterView } from 'vue-router'
+import type { Notification } from '../src/api/types'
 import { router } from '../src/router'
 
 type Handler = (request: Request) => Response | Promise<Response>
@@ -21,6 +22,51 @@ export function mockApi(routes: Record<string, Handler>): Mock<(request: Request
   })
   vi.stubGlobal('fetch', fetch)
   return fetch
+}
+
+export function notification(id: string, read = false): Notification {
+  return {
+    id,
+    post_id: `post-of-${id}`,
+    author_email: 'ada@example.com',
+    preview: `preview of ${id}`,
+    created_at: '2026-11-25T10:00:00Z',
+    read,
+  }
+}
+
+/** One request to the fake `GET /api/notification/stream`, which the test writes to. */
+export interface StreamConnection {
+  request: Request
+  /** Sends one `notification` event with this `id`. */
+  send: (notification: Notification, id: number) => void
+  /** The server ends the stream. */
+  end: () => void
+}
+
+/**
+ * A fake `GET /api/notification/stream` for mockApi: `handler` answers each request with an open
+ * event stream and keeps it in `connections` for the test to write to.
+ */
+export function fakeStream() {
+  const connections: StreamConnection[] = []
+  const encoder = new TextEncoder()
+  function handler(request: Request): Response {
+    let stream!: ReadableStreamDefaultController<Uint8Array>
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => void (stream = controller) })
+    // As a real fetch does: the client aborting ends the body it is reading.
+    request.signal.addEventListener('abort', () => stream.error(request.signal.reason))
+    const write = (text: string) => stream.enqueue(encoder.encode(text))
+    connections.push({
+      request,
+      send: (notification, id) =>
+        write(`event: notification\nid: ${id}\ndata: ${JSON.stringify(notification)}\n\n`),
+      end: () => stream.close(),
+    })
+    write(': ping\n\n')
+    return new Response(body, { headers: { 'Content-Type': 'text/event-stream' } })
+  }
+  return { connections, handler }
 }
 
 /** The requests fetch was called with, as "METHOD /path?query". */

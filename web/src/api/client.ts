@@ -5,6 +5,18 @@ import type { paths as AuthPaths } from './generated/auth'
 import type { paths as NotificationPaths } from './generated/notification'
 import type { paths as PostPaths } from './generated/post'
 
+/**
+ * What any 401 means (except from sign-in itself): the session is gone (expired or
+ * revoked), so end it and start over at the sign-in page.
+ */
+export async function signInAgain(): Promise<void> {
+  endSession()
+  // During the first navigation its own guard now sends the visitor to sign-in.
+  await router.isReady()
+  const { meta, fullPath } = router.currentRoute.value
+  if (!meta.public) await router.push(signInFirst(fullPath))
+}
+
 const bearerToken: Middleware = {
   onRequest({ request }) {
     const token = accessToken()
@@ -12,15 +24,8 @@ const bearerToken: Middleware = {
     return request
   },
   async onResponse({ response, schemaPath }) {
-    // A wrong password is the sign-in form's business; any other 401 means the
-    // session is gone (expired or revoked), so start over at the sign-in page.
-    if (response.status === 401 && schemaPath !== '/api/signin') {
-      endSession()
-      // During the first navigation its own guard now sends the visitor to sign-in.
-      await router.isReady()
-      const { meta, fullPath } = router.currentRoute.value
-      if (!meta.public) await router.push(signInFirst(fullPath))
-    }
+    // A wrong password is the sign-in form's business.
+    if (response.status === 401 && schemaPath !== '/api/signin') await signInAgain()
     return response
   },
 }

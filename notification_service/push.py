@@ -1,0 +1,206 @@
+"""Pushing new notifications to the browsers connected to this replica.
+
+The path of one notification, with N replicas of this service:
+
+    PostCreated --(one replica's consumer)--> notification stored --> NotificationCreated
+        --(events exchange)--> one private queue per replica --> PushHub --> its open streams
+
+The replica that stores a notification cannot know which replicas hold the streams of the people
+to tell, so it announces it on the broker and every replica pushes it to its own streams. Each
+replica's queue is exclusive and auto-deleted: it lives and dies with the process, so a dead
+replica leaves nothing behind.
+
+Push is a hint, the store is the truth. A notice lost on the way (the publishing replica dies
+between storing and announcing; this replica's broker link drops) costs that notification's
+moment, not the notification: a stream's client resynchronises whenever it (re)connects, and a
+stream resumed with ``Last-Event-ID`` is first sent what it missed from the store. So after a
+broker reconnect every stream here is ended: its client comes back and catches up.
+
+Each stream has a bounded buffer. Delivering never waits: a client whose buffer is full (it
+stopped reading) is dropped, and reconnects when it reads again; the others never wait for it.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import stamina
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
+from aio_pika.exceptions import AMQPError
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from common.events import NotificationCreated, NotificationSnapshot
+from common.messaging import Broker, EventPublisher, declare_private_queue
+from common.tasks import BackgroundTasks
+
+log = structlog.get_logger(__name__)
+
+STREAMS = Gauge("push_streams_open", "Notification streams open on this replica")
+PUSHED = Counter("push_notifications", "Notifications put into a stream's buffer")
+DROPPED = Counter("push_streams_dropped", "Streams ended because their client fell behind")
+
+
+class TooManyStreams(Exception):
+    pass
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One open stream: whose it is, and what is waiting to be sent to it."""
+
+    user_id: str
+    buffer: asyncio.Queue[NotificationSnapshot | None]
+    ended: bool = False
+
+    async def next(self, timeout: float) -> NotificationSnapshot | None:
+        """The next notification; ``None`` once the stream is ended or ``timeout`` passed."""
+        if self.ended:
+            return None
+        try:
+            return await asyncio.wait_for(self.buffer.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+class PushHub:
+    """The streams open on this replica, and delivery to them (never blocking)."""
+
+    def __init__(
+        self,
+        buffer: int,
+        max_streams: int,
+        max_age: timedelta = timedelta(minutes=15),
+        send_timeout: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self._buffer = buffer
+        self._max_streams = max_streams
+        self.max_age = max_age
+        self.send_timeout = send_timeout
+        self._streams: set[Subscription] = set()
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    def subscribe(self, user_id: str) -> Subscription:
+        if len(self._streams) >= self._max_streams:
+            raise TooManyStreams(f"this replica serves at most {self._max_streams} streams")
+        subscription = Subscription(user_id, asyncio.Queue(self._buffer))
+        self._streams.add(subscription)
+        STREAMS.set(len(self._streams))
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._streams.discard(subscription)
+        STREAMS.set(len(self._streams))
+
+    def deliver(self, notification: NotificationSnapshot) -> int:
+        """Queue ``notification`` for every stream but its author's; returns how many."""
+        delivered = 0
+        for subscription in list(self._streams):
+            if subscription.user_id == notification.author_id:
+                continue
+            try:
+                subscription.buffer.put_nowait(notification)
+                delivered += 1
+            except asyncio.QueueFull:
+                DROPPED.inc()
+                log.warning("stream dropped: its client fell behind", user_id=subscription.user_id)
+                self._end(subscription)
+        PUSHED.inc(delivered)
+        return delivered
+
+    def end_all(self) -> None:
+        """End every stream (their clients reconnect and catch up from the store)."""
+        for subscription in list(self._streams):
+            self._end(subscription)
+
+    def _end(self, subscription: Subscription) -> None:
+        subscription.ended = True
+        self.unsubscribe(subscription)
+        while not subscription.buffer.empty():  # wake a waiting stream: it sends nothing more
+            subscription.buffer.get_nowait()
+        subscription.buffer.put_nowait(None)
+
+
+class NotificationAnnouncer:
+    """Tells every replica (this one too) of newly stored notifications."""
+
+    def __init__(self, broker: Broker, exchange: str) -> None:
+        self._publisher = EventPublisher(broker, exchange, durable=False)
+
+    async def announce(self, notifications: list[NotificationSnapshot]) -> None:
+        """Best effort: a failure is logged, never raised (the notifications are stored)."""
+        try:
+            for notification in notifications:
+                await self._publisher.publish(NotificationCreated(notification=notification))
+        except Exception as exc:  # push is a hint: see the module docstring
+            log.warning("notifications not announced", count=len(notifications), error=repr(exc))
+
+
+class PushListener:
+    """This replica's private queue of NotificationCreated, handed to the hub."""
+
+    def __init__(self, broker: Broker, hub: PushHub, *, exchange: str, queue_prefix: str) -> None:
+        self._broker = broker
+        self._hub = hub
+        self._exchange = exchange
+        self._queue_name = f"{queue_prefix}.{uuid.uuid4().hex[:12]}"
+        # Kept referenced so aio-pika restores them (and the consumer) after a reconnect.
+        self._channel: AbstractRobustChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tasks = BackgroundTasks("push-listener")
+
+    def start(self) -> None:
+        # Notices sent while the link was down are lost: let every client catch up.
+        self._broker.on_connected(self._hub.end_all)
+        self._tasks.start(self._subscribe(), "subscribe")
+
+    async def stop(self) -> None:
+        await self._tasks.stop()
+        self._hub.end_all()
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _subscribe(self) -> None:
+        async for attempt in stamina.retry_context(
+            on=AMQPError, attempts=None, timeout=None, wait_max=5.0
+        ):
+            with attempt:
+                connection = await self._broker.connection()
+                self._channel = await connection.channel()
+                self._queue = await declare_private_queue(
+                    self._channel,
+                    self._exchange,
+                    self._queue_name,
+                    [NotificationCreated.ROUTING_KEY],
+                )
+                await self._queue.consume(self.on_message, no_ack=True)
+        log.info("listening for notifications to push", queue=self._queue_name)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = NotificationCreated.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.error("unreadable notice dropped", errors=exc.error_count())
+            return
+        self._hub.deliver(event.notification)
+
+
+async def stream_of(
+    subscription: Subscription, *, until: float
+) -> AsyncIterator[NotificationSnapshot]:
+    """The subscription's notifications as they come, until it ends or the monotonic time
+    ``until`` (then the client reconnects: see ``stream_max_age``)."""
+    while (left := until - time.monotonic()) > 0:
+        notification = await subscription.next(left)
+        if notification is None:
+            if subscription.ended:
+                return
+            continue
+        yield notification

@@ -1,0 +1,83 @@
+"""The push hub: who gets a notification, and what happens to a stream that falls behind."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from common.events import NotificationSnapshot
+from notification_service.push import PushHub, TooManyStreams, stream_of
+
+
+def notification(seq: int, author: str = "alice") -> NotificationSnapshot:
+    return NotificationSnapshot(
+        id=f"n{seq}",
+        seq=seq,
+        post_id=f"p{seq}",
+        author_id=author,
+        author_email=f"{author}@example.com",
+        preview="A question",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def test_every_stream_but_the_authors_gets_it():
+    hub = PushHub(buffer=10, max_streams=10)
+    bob, carol, alice = hub.subscribe("bob"), hub.subscribe("carol"), hub.subscribe("alice")
+    new = notification(1, author="alice")
+    assert hub.deliver(new) == 2
+    assert (await bob.next(1)) is new
+    assert (await carol.next(1)) is new
+    assert (await alice.next(0.05)) is None
+    assert not alice.ended
+
+
+async def test_a_stream_that_falls_behind_is_ended_and_the_others_go_on():
+    hub = PushHub(buffer=2, max_streams=10)
+    slow, fast = hub.subscribe("bob"), hub.subscribe("carol")
+    sent = [notification(seq) for seq in range(1, 5)]
+    for n in sent[:2]:
+        hub.deliver(n)
+        assert (await fast.next(1)) is n
+    assert hub.deliver(sent[2]) == 1  # slow's buffer was full: it is dropped, fast gets it
+    assert slow.ended
+    assert (await slow.next(1)) is None  # it sends nothing more, and its stream ends at once
+    assert (await fast.next(1)) is sent[2]
+    assert hub.deliver(sent[3]) == 1
+
+
+async def test_streams_end_at_their_deadline_or_when_all_are_ended():
+    hub = PushHub(buffer=10, max_streams=10)
+    subscription = hub.subscribe("bob")
+    started = time.monotonic()
+    assert [n async for n in stream_of(subscription, until=started + 0.2)] == []
+    assert time.monotonic() - started < 5
+
+    subscription = hub.subscribe("bob")
+    received: list[NotificationSnapshot] = []
+    got_one = asyncio.Event()
+
+    async def read() -> None:
+        async for n in stream_of(subscription, until=time.monotonic() + 60):
+            received.append(n)
+            got_one.set()
+
+    reader = asyncio.create_task(read())
+    first = notification(1)
+    hub.deliver(first)
+    await asyncio.wait_for(got_one.wait(), 5)
+    hub.end_all()  # as after a broker reconnect: clients come back and catch up
+    await asyncio.wait_for(reader, 5)
+    assert received == [first]
+    assert hub.deliver(notification(2)) == 0
+
+
+def test_a_replica_refuses_streams_past_its_limit():
+    hub = PushHub(buffer=1, max_streams=2)
+    first = hub.subscribe("bob")
+    hub.subscribe("carol")
+    with pytest.raises(TooManyStreams):
+        hub.subscribe("dave")
+    hub.unsubscribe(first)
+    hub.subscribe("dave")
