@@ -49,7 +49,17 @@ def parse_args() -> argparse.Namespace:
     add("--backlog", type=int, default=10_000, help="posts created while the broker is down")
     add("--signins", type=int, default=50, help="sign-ins sent at once")
     add("--wait", type=float, default=120, help="longest wait for notifications to catch up (s)")
+    add("--replicas", type=int, default=3, help="replicas of each service for the push figure")
+    add("--push-posts", type=int, default=300, help="posts whose push to the browser is timed")
+    add("--push-rate", type=float, default=20, help="posts/s while push is timed")
     add("--publish-docs", action="store_true", help="copy report.md and the plots to docs/bench/")
+    add(
+        "--only",
+        nargs="+",
+        metavar="SCENARIO",
+        choices=[s.__name__ for s in scenarios.SCENARIOS if s is not scenarios.sign_up],
+        help="run just these scenarios (after signing up)",
+    )
     return parser.parse_args()
 
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import itertools
 import json
@@ -29,6 +30,7 @@ from bench import post_body
 from bench.probe import NotificationProbe, broker_round_trip, broker_throughput
 from bench.report import Figure, ms
 from bench.stack import ROOT, Target
+from tests.support.sse import StreamClient
 
 PASSWORD = "correct horse battery"  # noqa: S105 (the bench users')
 SEEDERS = [f"author{i}" for i in range(4)]  # the seeded posts' authors (never B, the reader)
@@ -84,7 +86,8 @@ async def run_all(args: argparse.Namespace, target: Target, out: Path) -> Run:
     async with httpx.AsyncClient(base_url=target.gateway, timeout=30) as http:
         run = Run(args, target, out, http, MongoClient(target.mongo_url))
         try:
-            for scenario in SCENARIOS:
+            chosen = args.only or [s.__name__ for s in SCENARIOS]
+            for scenario in (s for s in SCENARIOS if s is sign_up or s.__name__ in chosen):
                 start = time.monotonic()
                 try:
                     await scenario(run)
@@ -594,5 +597,98 @@ async def sign_ins(run: Run) -> None:
     ]
 
 
-# Issue 7's push-latency figure comes later: one more `async def scenario(run)` in this list.
-SCENARIOS = [sign_up, reads_vs_size, sustained_load, backlog_drain, sign_ins]
+async def push_latency(run: Run) -> None:
+    """5. Post → browser: --push-posts posts at --push-rate/s while B holds two streams per
+    notification replica through the gateway, with --replicas replicas of every service."""
+    args, target = run.args, run.target
+    replicas, gateway = args.replicas, target.gateway
+    if target.stack is not None:  # scale the private stack out; a running one is as it was started
+        for service in ("auth", "post", "notification"):
+            for replica in range(len(target.stack.replicas(service)) + 1, replicas + 1):
+                await asyncio.to_thread(target.stack.start_service, service, replica)
+        gateway = await asyncio.to_thread(target.stack.start_gateway, "scaled-gateway", "10000r/s")
+    else:
+        run.note("--target: push is timed with the replicas the running stack has")
+    async with contextlib.AsyncExitStack() as streams:
+        clients = [
+            await streams.enter_async_context(StreamClient(gateway, run.tokens["B"]))
+            for _ in range(2 * replicas)
+        ]
+        sent = await paced_posts(run, gateway, args.push_posts, args.push_rate)
+
+        async def all_pushed() -> bool:
+            return all(sent.keys() <= client.first_at.keys() for client in clients)
+
+        await wait_for(all_pushed, args.wait)
+    samples = [
+        client.first_at[post] - at
+        for client in clients
+        for post, at in sent.items()
+        if post in client.first_at
+    ]
+    expected = len(sent) * len(clients)
+    once = sum(
+        count == 1
+        for client in clients
+        for post, count in client.times_pushed().items()
+        if post in sent
+    )
+    p50, p99 = (pct(samples, q) for q in (50, 99)) if len(samples) > 1 else (None, None)
+    anchor = await broker_round_trip(target.rabbit_url, 300)
+    a50, a99 = pct(anchor, 50), pct(anchor, 99)
+    run.data["push"] = {
+        "replicas": replicas,
+        "streams": len(clients),
+        "posts": len(sent),
+        "samples": len(samples),
+        "reconnects": sum(client.connects - 1 for client in clients),
+        "p50_s": p50,
+        "p99_s": p99,
+        "anchor_p50_s": a50,
+        "anchor_p99_s": a99,
+    }
+    where = f"{replicas} replicas, {len(clients)} streams"
+    missing = expected - len(samples)
+    run.figures += [
+        Figure(f"post → browser by push p50 ({where})", "-", ms(p50), ms(a50), times(p50, a50)),
+        Figure(
+            f"post → browser by push p99 ({where})",
+            "≤ 1 s",
+            ms(p99) + (f" ({missing} never pushed)" if missing else ""),
+            ms(a99),
+            times(p99, a99),
+            p99 is not None and p99 <= 1 and not missing,
+        ),
+        Figure(
+            "each stream got each post's notification once",
+            "all",
+            f"{once:,}/{expected:,}",
+            met=once == expected > 0,
+        ),
+    ]
+
+
+async def paced_posts(run: Run, gateway: str, count: int, rate: float) -> dict[str, float]:
+    """``count`` posts by A, the i-th sent at ``i / rate`` s (open loop, whatever the answers
+    take); returns each created post's id with the time.time() its request was sent."""
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+
+    async def one(i: int) -> None:
+        await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+        at = time.time()
+        body = post_body(next(run.numbers), who="A")
+        answer = await run.http.post(f"{gateway}/api/post", json=body, headers=run.auth("A"))
+        if answer.status_code == 201:
+            sent[answer.json()["id"]] = at
+
+    with tqdm(total=count, desc="posts while push is timed", unit="post") as bar:
+        tasks = [asyncio.create_task(one(i)) for i in range(count)]
+        for task in asyncio.as_completed(tasks):
+            await task
+            bar.update()
+    run.created += len(sent)
+    return sent
+
+
+SCENARIOS = [sign_up, reads_vs_size, sustained_load, backlog_drain, sign_ins, push_latency]

@@ -53,6 +53,7 @@ class Target:
     rabbit_url: str
     queue: str  # notification_service's queue
     rabbit: RabbitNode | None = None  # a private node only: the outage scenario stops it
+    stack: Stack | None = None  # a private stack only: the push scenario adds replicas to it
 
     def queue_depth(self) -> int:
         """Messages in the notification queue, ready and unacknowledged."""
@@ -119,6 +120,7 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
             rabbit_url=rabbit.url,
             queue=names.queue,
             rabbit=rabbit,
+            stack=stack,
         )
 
 
