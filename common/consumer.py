@@ -22,7 +22,6 @@ from typing import Any
 import stamina
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
-from aio_pika.exceptions import AMQPError
 from asgi_correlation_id import correlation_id
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
@@ -30,7 +29,13 @@ from pymongo.errors import ConnectionFailure
 
 from common.clock import utc_now
 from common.events import Event
-from common.messaging import Broker, correlation_of, declare_consumer_queue
+from common.messaging import (
+    Broker,
+    close_channel,
+    correlation_of,
+    declare_consumer_queue,
+    subscribe_until_done,
+)
 from common.tasks import BackgroundTasks, next_batch
 
 log = structlog.get_logger(__name__)
@@ -95,16 +100,10 @@ class EventConsumer:
 
     async def stop(self) -> None:
         await self._tasks.stop()
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+        await close_channel(self._channel)
 
     async def _subscribe(self) -> None:
-        # Retried: the broker may drop the connection while the topology is being declared.
-        async for attempt in stamina.retry_context(
-            on=AMQPError, attempts=None, timeout=None, wait_max=5.0
-        ):
-            with attempt:
-                await self._declare_and_consume()
+        await subscribe_until_done(self._declare_and_consume)
 
     async def _declare_and_consume(self) -> None:
         connection = await self._broker.connection()

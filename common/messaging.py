@@ -9,7 +9,7 @@ Topology (names come from settings, so tests and deployments can keep theirs apa
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import stamina
@@ -99,6 +99,21 @@ class Broker:
         await self._tasks.stop()
         if self._connection is not None:
             await self._connection.close()
+
+
+async def subscribe_until_done(subscribe: Callable[[], Awaitable[None]]) -> None:
+    """Run ``subscribe`` (declare a channel's queue and start consuming) until it succeeds: the
+    broker may drop the connection while the topology is being declared."""
+    async for attempt in stamina.retry_context(
+        on=AMQPError, attempts=None, timeout=None, wait_max=5.0
+    ):
+        with attempt:
+            await subscribe()
+
+
+async def close_channel(channel: AbstractRobustChannel | None) -> None:
+    if channel is not None and not channel.is_closed:
+        await channel.close()
 
 
 async def declare_events_exchange(channel: AbstractRobustChannel, name: str) -> AbstractExchange:

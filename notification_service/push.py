@@ -27,15 +27,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import stamina
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
-from aio_pika.exceptions import AMQPError
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from common.events import NotificationCreated, NotificationSnapshot
-from common.messaging import Broker, EventPublisher, declare_private_queue
+from common.messaging import (
+    Broker,
+    EventPublisher,
+    close_channel,
+    declare_private_queue,
+    subscribe_until_done,
+)
 from common.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
@@ -164,24 +168,19 @@ class PushListener:
     async def stop(self) -> None:
         await self._tasks.stop()
         self._hub.end_all()
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+        await close_channel(self._channel)
 
     async def _subscribe(self) -> None:
-        async for attempt in stamina.retry_context(
-            on=AMQPError, attempts=None, timeout=None, wait_max=5.0
-        ):
-            with attempt:
-                connection = await self._broker.connection()
-                self._channel = await connection.channel()
-                self._queue = await declare_private_queue(
-                    self._channel,
-                    self._exchange,
-                    self._queue_name,
-                    [NotificationCreated.ROUTING_KEY],
-                )
-                await self._queue.consume(self.on_message, no_ack=True)
+        await subscribe_until_done(self._declare_and_consume)
         log.info("listening for notifications to push", queue=self._queue_name)
+
+    async def _declare_and_consume(self) -> None:
+        connection = await self._broker.connection()
+        self._channel = await connection.channel()
+        self._queue = await declare_private_queue(
+            self._channel, self._exchange, self._queue_name, [NotificationCreated.ROUTING_KEY]
+        )
+        await self._queue.consume(self.on_message, no_ack=True)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         try:

@@ -89,8 +89,11 @@ class OutboxRelay:
             async with asyncio.timeout(grace):
                 await self._queue.join()
         await self._tasks.stop()
-        with contextlib.suppress(Exception):  # it expires by itself otherwise
-            await self._store.release_lease(SWEEP_LEASE, self._holder)
+        # Briefly: MongoDB may be stopping too (`make run`'s Ctrl-C stops everything at once), and
+        # the lease expires by itself anyway.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await self._store.release_lease(SWEEP_LEASE, self._holder)
 
     @property
     def claim(self) -> timedelta:

@@ -1,6 +1,7 @@
 """Shared fixtures: the real servers (started once per test run) and unique names per test."""
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -109,23 +110,29 @@ def names() -> Names:
     return Names(uuid.uuid4().hex[:10])
 
 
-@pytest.fixture(scope="session")
-def stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
-    """The whole system behind its gateway, shared by the end-to-end and browser tests."""
-    names = Names(f"e2e{run_id}")
-    system = Stack.configure(
-        "e2e",
+@contextmanager
+def system(name, replicas, mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
+    """The whole system behind its gateway, on names of its own, stopped after the block."""
+    started = Stack.configure(
+        name,
         mongo_url=mongo_url,
         s3=s3,
         rabbit_url=rabbit.url,
         keys=keys,
-        names=names,
-        workdir=tmp_path_factory.mktemp("stack"),
+        names=Names(f"{name}{run_id}"),
+        workdir=tmp_path_factory.mktemp(name),
     )
     try:
-        yield system.start()
+        yield started.start(replicas=replicas)
     finally:
-        system.stop()
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
+    """One of each service, shared by the end-to-end and browser tests."""
+    with system("e2e", {}, mongo_url, s3, rabbit, keys, tmp_path_factory, run_id) as started:
+        yield started
 
 
 # Replicas of the scaled-out stack: enough that two streams can be held on different replicas
@@ -135,18 +142,7 @@ REPLICAS = {"notification": 3, "post": 2}
 
 @pytest.fixture(scope="session")
 def replicated_stack(mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
-    """The whole system with several replicas of the post and notification services behind one
-    gateway (as `REPLICAS=3 make run` runs it), for the push tests."""
-    system = Stack.configure(
-        "scaled",
-        mongo_url=mongo_url,
-        s3=s3,
-        rabbit_url=rabbit.url,
-        keys=keys,
-        names=Names(f"scaled{run_id}"),
-        workdir=tmp_path_factory.mktemp("scaled"),
-    )
-    try:
-        yield system.start(replicas=REPLICAS)
-    finally:
-        system.stop()
+    """Several replicas of the post and notification services behind one gateway (as
+    `REPLICAS=3 make run` runs them), for the push tests."""
+    with system("scaled", REPLICAS, mongo_url, s3, rabbit, keys, tmp_path_factory, run_id) as s:
+        yield s
