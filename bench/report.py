@@ -87,7 +87,7 @@ def _markdown(figures: list[Figure], data: dict[str, Any], plots: list[str]) -> 
             "",
             "## Where time goes (during the sustained load, from each service's /metrics)",
             "",
-            "| service | histogram | handler | count | mean |",
+            "| service | histogram | route or consumer | count | mean |",
             "|---|---|---|---|---|",
             *(
                 f"| {w['service']} | {w['metric']} | {w['handler'] or '-'} | {w['count']:.0f} "

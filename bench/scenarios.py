@@ -191,12 +191,13 @@ def exactly_once(run: Run, post_ids: list[str]) -> tuple[int, str]:
     )
 
 
-# A service's /metrics as {(sample name, handler label): value}.
+# A service's /metrics as {(sample name, handler or consumer label): value}.
 Metrics = dict[tuple[str, str], float]
 
 
 async def scrape(run: Run, service: str) -> Metrics | None:
-    """A service's /metrics as {(sample name, handler label): value}; None when it has none."""
+    """A service's /metrics as {(sample name, handler or consumer label): value}; None when it
+    has none."""
     try:
         answer = await run.http.get(f"{run.target.services[service]}/metrics")
     except httpx.HTTPError:
@@ -206,7 +207,8 @@ async def scrape(run: Run, service: str) -> Metrics | None:
     values: Metrics = defaultdict(float)
     for family in text_string_to_metric_families(answer.text):
         for sample in family.samples:
-            values[sample.name, sample.labels.get("handler", "")] += sample.value
+            part = sample.labels.get("handler") or sample.labels.get("consumer", "")
+            values[sample.name, part] += sample.value
     return values
 
 
@@ -220,7 +222,8 @@ async def notifications_stored(run: Run) -> int:
             sample.value
             for family in text_string_to_metric_families(answer.text)
             for sample in family.samples
-            if sample.name == "consumer_events_total" and sample.labels["outcome"] == "applied"
+            if sample.name == "consumer_events_total"
+            and sample.labels == {"consumer": "notifications", "outcome": "applied"}
         )
     )
 

@@ -34,26 +34,34 @@ from common.messaging import (
     close_channel,
     correlation_of,
     declare_consumer_queue,
+    declare_private_queue,
     subscribe_until_done,
 )
 from common.tasks import BackgroundTasks, next_batch
 
 log = structlog.get_logger(__name__)
 
+# Labelled by the consumer's name: one service may run several (notification_service stores
+# notifications from one and pushes them from another).
 CONSUMER_LAG = Histogram(
     "consumer_lag_seconds",
     "From the event's occurrence to its handling",
+    ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 HANDLING = Histogram(
     "consumer_handling_seconds",
     "Time to handle one batch of events",
+    ["consumer"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 BATCH_SIZE = Histogram(
-    "consumer_batch_size", "Messages handled together", buckets=(1, 2, 5, 10, 25, 50, 100, 250)
+    "consumer_batch_size",
+    "Messages handled together",
+    ["consumer"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250),
 )
-EVENTS = Counter("consumer_events", "Messages handled, by outcome", ["outcome"])
+EVENTS = Counter("consumer_events", "Messages handled, by outcome", ["consumer", "outcome"])
 
 
 @dataclass(frozen=True)
@@ -70,22 +78,34 @@ class Handler:
 
 
 class EventConsumer:
+    """Consumes one queue with a handler per event contract.
+
+    The queue is the service's durable work queue (replicas compete for its messages, and
+    rejected ones are dead-lettered), or with ``private=True`` one of this process alone
+    (exclusive, deleted with the connection): for notices that every replica must see, whose
+    loss while the process is away is harmless; a rejected one is dropped.
+    """
+
     def __init__(
         self,
         broker: Broker,
         handlers: Mapping[type[Event], Handler],
         *,
+        name: str,
         exchange: str,
         queue: str,
-        delivery_limit: int,
         prefetch: int,
+        delivery_limit: int = 5,
+        private: bool = False,
         db_retry_timeout: float = 60.0,
     ) -> None:
         self._broker = broker
         self._handlers = {contract.ROUTING_KEY: (contract, h) for contract, h in handlers.items()}
+        self._name = name
         self._exchange = exchange
         self._queue_name = queue
         self._delivery_limit = delivery_limit
+        self._private = private
         self._prefetch = prefetch
         self._db_retry_timeout = db_retry_timeout
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -109,13 +129,18 @@ class EventConsumer:
         connection = await self._broker.connection()
         self._channel = await connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
-        self._queue = await declare_consumer_queue(
-            self._channel,
-            self._exchange,
-            self._queue_name,
-            list(self._handlers),
-            self._delivery_limit,
-        )
+        if self._private:
+            self._queue = await declare_private_queue(
+                self._channel, self._exchange, self._queue_name, list(self._handlers)
+            )
+        else:
+            self._queue = await declare_consumer_queue(
+                self._channel,
+                self._exchange,
+                self._queue_name,
+                list(self._handlers),
+                self._delivery_limit,
+            )
         await self._queue.consume(self.on_message)
         log.info("consuming", queue=self._queue_name, events=list(self._handlers))
 
@@ -134,30 +159,30 @@ class EventConsumer:
         """Handle a batch of messages, each event type's share in one handler call, then settle
         each message."""
         started = time.perf_counter()
-        BATCH_SIZE.observe(len(messages))
+        BATCH_SIZE.labels(self._name).observe(len(messages))
         by_key: dict[str, list[tuple[AbstractIncomingMessage, Event]]] = {}
         for message in messages:
             parsed = self._parse(message)
             if parsed is None:
-                EVENTS.labels("dead_lettered").inc()
+                EVENTS.labels(self._name, "rejected").inc()
                 await message.reject(requeue=False)
             else:
                 by_key.setdefault(message.routing_key or "", []).append((message, parsed))
         for key, received in by_key.items():
             await self._handle_events(self._handlers[key][1], received)
-        HANDLING.observe(time.perf_counter() - started)
+        HANDLING.labels(self._name).observe(time.perf_counter() - started)
 
     def _parse(self, message: AbstractIncomingMessage) -> Event | None:
         contract, _handler = self._handlers.get(message.routing_key or "", (None, None))
         with _correlated(message):
             if contract is None:
-                log.error("no handler, dead-lettered", routing_key=message.routing_key)
+                log.error("no handler, rejected", routing_key=message.routing_key)
                 return None
             try:
                 return contract.model_validate_json(message.body)
             except ValidationError as exc:
                 log.error(
-                    "poison message dead-lettered",
+                    "poison message rejected",
                     message_id=message.message_id,
                     errors=exc.error_count(),
                 )
@@ -175,7 +200,7 @@ class EventConsumer:
                     applied = await handler.handle(events)
         except Exception:
             log.exception("event handling failed, returned to the queue", events=len(events))
-            EVENTS.labels("requeued").inc(len(events))
+            EVENTS.labels(self._name, "requeued").inc(len(events))
             for message, _ in received:
                 await message.nack(requeue=True)
             return
@@ -183,8 +208,8 @@ class EventConsumer:
         for message, event in received:
             await message.ack()
             new = event.event_id in applied
-            EVENTS.labels("applied" if new else "duplicate").inc()
-            CONSUMER_LAG.observe((handled - event.occurred_at).total_seconds())
+            EVENTS.labels(self._name, "applied" if new else "duplicate").inc()
+            CONSUMER_LAG.labels(self._name).observe((handled - event.occurred_at).total_seconds())
             with _correlated(message):
                 log.info(
                     handler.applied if new else handler.duplicate,

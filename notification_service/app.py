@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -10,8 +11,8 @@ from common.mongo import ping
 from common.service import create_service_app, running, service_database
 from common.tokens import TokenVerifier
 from notification_service.api import router
-from notification_service.consumer import event_handlers
-from notification_service.push import NotificationAnnouncer, PushHub, PushListener
+from notification_service.consumer import event_handlers, push_handlers
+from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.settings import NotificationSettings
 from notification_service.store import NotificationStore
 
@@ -29,23 +30,30 @@ def create_app(settings: NotificationSettings) -> FastAPI:
                 max_age=settings.stream_max_age,
                 send_timeout=settings.stream_send_timeout,
             )
+            parts.callback(app.state.push.end_all)  # at shutdown: open streams end
             app.state.announcer = None
             if settings.consume_events or settings.push_events:
                 broker = Broker(settings.rabbitmq_url, name="notification_service")
                 app.state.broker = await parts.enter_async_context(running(broker))
                 app.state.announcer = NotificationAnnouncer(broker, settings.events_exchange)
             if settings.push_events:
-                listener = PushListener(
+                # Notices sent while the link was down are lost: streams end, clients catch up.
+                broker.on_connected(app.state.push.end_all)
+                listener = EventConsumer(
                     broker,
-                    app.state.push,
+                    push_handlers(app.state.push),
+                    name="push",
                     exchange=settings.events_exchange,
-                    queue_prefix=settings.push_queue_prefix,
+                    queue=f"{settings.push_queue_prefix}.{uuid.uuid4().hex[:12]}",
+                    prefetch=settings.consumer_prefetch,
+                    private=True,
                 )
                 await parts.enter_async_context(running(listener))
             if settings.consume_events:
                 consumer = EventConsumer(
                     broker,
                     event_handlers(app.state.notifications, app.state.announcer),
+                    name="notifications",
                     exchange=settings.events_exchange,
                     queue=settings.notification_queue,
                     delivery_limit=settings.delivery_limit,

@@ -5,8 +5,8 @@ is common/consumer.py's.
 """
 
 from common.consumer import Handler
-from common.events import Event, PostCreated
-from notification_service.push import NotificationAnnouncer
+from common.events import Event, NotificationCreated, PostCreated
+from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.store import NotificationStore
 
 
@@ -26,3 +26,15 @@ def event_handlers(
             posts_created, applied="notification stored", duplicate="notification already stored"
         )
     }
+
+
+def push_handlers(hub: PushHub) -> dict[type[Event], Handler]:
+    """What this replica's private queue takes: every notification stored by any replica."""
+
+    async def notifications_created(events: list[NotificationCreated]) -> set[str]:
+        """To the streams open here (each buffer takes it at once, or its stream is dropped)."""
+        for event in events:
+            hub.deliver(event.notification)
+        return {event.event_id for event in events}
+
+    return {NotificationCreated: Handler(notifications_created, applied="notification pushed")}

@@ -7,8 +7,8 @@ The path of one notification, with N replicas of this service:
 
 The replica that stores a notification cannot know which replicas hold the streams of the people
 to tell, so it announces it on the broker and every replica pushes it to its own streams. Each
-replica's queue is exclusive and auto-deleted: it lives and dies with the process, so a dead
-replica leaves nothing behind.
+replica's queue is exclusive and auto-deleted (``EventConsumer(private=True)``, with the handler
+in consumer.py): it lives and dies with the process, so a dead replica leaves nothing behind.
 
 Push is a hint, the store is the truth. A notice lost on the way (the publishing replica dies
 between storing and announcing; this replica's broker link drops) costs that notification's
@@ -22,25 +22,15 @@ stopped reading) is dropped, and reconnects when it reads again; the others neve
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 from prometheus_client import Counter, Gauge
-from pydantic import ValidationError
 
 from common.events import NotificationCreated, NotificationSnapshot
-from common.messaging import (
-    Broker,
-    EventPublisher,
-    close_channel,
-    declare_private_queue,
-    subscribe_until_done,
-)
-from common.tasks import BackgroundTasks
+from common.messaging import Broker, EventPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -145,50 +135,6 @@ class NotificationAnnouncer:
                 await self._publisher.publish(NotificationCreated(notification=notification))
         except Exception as exc:  # push is a hint: see the module docstring
             log.warning("notifications not announced", count=len(notifications), error=repr(exc))
-
-
-class PushListener:
-    """This replica's private queue of NotificationCreated, handed to the hub."""
-
-    def __init__(self, broker: Broker, hub: PushHub, *, exchange: str, queue_prefix: str) -> None:
-        self._broker = broker
-        self._hub = hub
-        self._exchange = exchange
-        self._queue_name = f"{queue_prefix}.{uuid.uuid4().hex[:12]}"
-        # Kept referenced so aio-pika restores them (and the consumer) after a reconnect.
-        self._channel: AbstractRobustChannel | None = None
-        self._queue: AbstractQueue | None = None
-        self._tasks = BackgroundTasks("push-listener")
-
-    def start(self) -> None:
-        # Notices sent while the link was down are lost: let every client catch up.
-        self._broker.on_connected(self._hub.end_all)
-        self._tasks.start(self._subscribe(), "subscribe")
-
-    async def stop(self) -> None:
-        await self._tasks.stop()
-        self._hub.end_all()
-        await close_channel(self._channel)
-
-    async def _subscribe(self) -> None:
-        await subscribe_until_done(self._declare_and_consume)
-        log.info("listening for notifications to push", queue=self._queue_name)
-
-    async def _declare_and_consume(self) -> None:
-        connection = await self._broker.connection()
-        self._channel = await connection.channel()
-        self._queue = await declare_private_queue(
-            self._channel, self._exchange, self._queue_name, [NotificationCreated.ROUTING_KEY]
-        )
-        await self._queue.consume(self.on_message, no_ack=True)
-
-    async def on_message(self, message: AbstractIncomingMessage) -> None:
-        try:
-            event = NotificationCreated.model_validate_json(message.body)
-        except ValidationError as exc:
-            log.error("unreadable notice dropped", errors=exc.error_count())
-            return
-        self._hub.deliver(event.notification)
 
 
 async def stream_of(
