@@ -48,7 +48,7 @@ def _markdown(figures: list[Figure], data: dict[str, Any], plots: list[str]) -> 
     machine, run = data["machine"], data["run"]
     met = {True: "yes", False: "**no**", None: "-"}
     lines = [
-        "# Benchmark (issue 7)",
+        "# Benchmark",
         "",
         f"{machine['date']} · {run['mode']} · {run['elapsed_s'] / 60:.1f} min · "
         f"{machine['nproc']} cores ({machine['cpu']}), {machine['memory_gib']:.0f} GiB, "
