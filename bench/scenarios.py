@@ -411,14 +411,16 @@ async def sustained_load(run: Run) -> None:
     probe, stop = NotificationProbe(run.http, run.auth("B")), asyncio.Event()
     probe_task = asyncio.create_task(probe.run(stop))
     await probe.started.wait()
+    stored_before = await notifications_stored(run)
     created, stats = await run_locust(run)
     run.created += len(created)
 
     async def drained() -> bool:
-        pending, depth = await asyncio.gather(
-            outbox_pending(run), asyncio.to_thread(target.queue_depth)
+        """Every event published (outbox), none waiting (queue), each one stored (consumer)."""
+        pending, ready, stored = await asyncio.gather(
+            outbox_pending(run), target.queue_ready(), notifications_stored(run)
         )
-        return pending == 0 and depth == 0
+        return pending == 0 and ready == 0 and stored >= stored_before + len(created)
 
     empty_after = await wait_for(drained, args.wait)
 

@@ -6,7 +6,6 @@ the tests it keeps the services' own defaults for bcrypt cost and the outbox pol
 """
 
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import aio_pika
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,20 +55,21 @@ class Target:
     rabbit: RabbitNode | None = None  # a private node only: the outage scenario stops it
     stack: Stack | None = None  # a private stack only: the push scenario adds replicas to it
 
-    def queue_depth(self) -> int:
-        """Messages in the notification queue, ready and unacknowledged."""
-        if self.rabbit is not None:
-            return self.rabbit.queue_depth(self.queue)
-        lines = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "name", "messages"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.splitlines()
-        return next(
-            int(n) for name, n in (line.split("\t") for line in lines) if name == self.queue
-        )
+    async def queue_ready(self) -> int:
+        """Messages waiting in the notification queue, as its leader counts them now.
+
+        A passive declare, not ``rabbitmqctl list_queues``: a quorum queue reports those
+        counters only on its periodic tick (every 5 s), so they lag the queue by up to that.
+        Messages delivered but not yet acknowledged are not in this count: the caller checks
+        the consumer's own count of what it stored.
+        """
+        connection = await aio_pika.connect(self.rabbit_url)
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(self.queue, passive=True)
+            return queue.declaration_result.message_count or 0
+        finally:
+            await connection.close()
 
 
 @contextmanager
