@@ -58,10 +58,11 @@ class Target:
     async def queue_ready(self) -> int:
         """Messages waiting in the notification queue, as its leader counts them now.
 
-        A passive declare, not ``rabbitmqctl list_queues``: a quorum queue reports those
-        counters only on its periodic tick (every 5 s), so they lag the queue by up to that.
-        Messages delivered but not yet acknowledged are not in this count: the caller checks
-        the consumer's own count of what it stored.
+        A passive declare, not ``rabbitmqctl list_queues``: for the quorum queue, the counters
+        that lists were seen to lag by anything up to about 5 s (one or two messages still
+        "unacknowledged" after every notification was stored and seen), as a periodic refresh
+        would. Messages delivered but not yet acknowledged are not in this count: the caller
+        checks the consumer's own count of what it stored.
         """
         connection = await aio_pika.connect(self.rabbit_url)
         try:
