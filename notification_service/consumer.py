@@ -15,10 +15,16 @@ def event_handlers(
 ) -> dict[type[Event], Handler]:
     async def posts_created(events: list[PostCreated]) -> set[str]:
         """One notification per post, the batch in one bulk insert; redeliveries add nothing.
-        Each new one is announced for the replicas to push (a redelivery announces nothing)."""
+
+        Each is announced for the replicas to push, a redelivered one's again: the replica that
+        stored it may have died before announcing it (and every replica drops a repeat).
+        """
         added = await store.add([event.post for event in events])
-        await announcer.announce(added)
         posts = {notification.post_id for notification in added}
+        again = await store.notifications_of(
+            [event.post.id for event in events if event.post.id not in posts]
+        )
+        await announcer.announce(added + again)
         return {event.event_id for event in events if event.post.id in posts}
 
     return {

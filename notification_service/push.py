@@ -10,11 +10,16 @@ to tell, so it announces it on the broker and every replica pushes it to its own
 replica's queue is exclusive and auto-deleted (``EventConsumer(private=True)``, with the handler
 in consumer.py): it lives and dies with the process, so a dead replica leaves nothing behind.
 
-Push is a hint, the store is the truth. A notice lost on the way (the publishing replica dies
-between storing and announcing; this replica's broker link drops) costs that notification's
-moment, not the notification: a stream's client resynchronises whenever it (re)connects, and a
-stream resumed with ``Last-Event-ID`` is first sent what it missed from the store. So after a
-broker reconnect every stream here is ended: its client comes back and catches up.
+Push is a hint, the store is the truth. A notice lost on the way (this replica's broker link
+drops; the announcement, sent without a confirm, is lost) costs that notification's moment, not
+the notification: a stream's client resynchronises whenever it (re)connects, and a stream
+resumed with ``Last-Event-ID`` is first sent what it missed from the store. So after a broker
+reconnect every stream here is ended: its client comes back and catches up. A replica that dies
+between storing and announcing loses nothing: it had not acknowledged the event, and the replica
+it is redelivered to announces the stored notification again.
+
+A notice may come twice (its event was redelivered after the replica that stored it died, and
+may have announced it already): the hub remembers the ids it delivered lately and drops a repeat.
 
 Each stream has a bounded buffer. Delivering never waits: a client whose buffer is full (it
 stopped reading) is dropped, and reconnects when it reads again; the others never wait for it.
@@ -22,6 +27,7 @@ stopped reading) is dropped, and reconnects when it reads again; the others neve
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +39,10 @@ from common.events import NotificationCreated, NotificationSnapshot
 from common.messaging import Broker, EventPublisher
 
 log = structlog.get_logger(__name__)
+
+# How many delivered ids the hub remembers to drop a repeated notice: minutes of traffic at
+# 50 notifications/s, while a repeat follows its first within seconds (a redelivery).
+RECENT = 10_000
 
 STREAMS = Gauge("push_streams_open", "Notification streams open on this replica")
 PUSHED = Counter("push_notifications", "Notifications put into a stream's buffer")
@@ -76,6 +86,7 @@ class PushHub:
         self.max_age = max_age
         self.send_timeout = send_timeout
         self._streams: set[Subscription] = set()
+        self._recent: OrderedDict[str, None] = OrderedDict()  # ids delivered lately, oldest first
 
     @property
     def open_streams(self) -> int:
@@ -94,7 +105,13 @@ class PushHub:
         STREAMS.set(len(self._streams))
 
     def deliver(self, notification: NotificationSnapshot) -> int:
-        """Queue ``notification`` for every stream but its author's; returns how many."""
+        """Queue ``notification`` for every stream but its author's, unless it was delivered
+        lately; returns to how many."""
+        if notification.id in self._recent:
+            return 0
+        self._recent[notification.id] = None
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
         delivered = 0
         for subscription in list(self._streams):
             if subscription.user_id == notification.author_id:

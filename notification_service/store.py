@@ -14,6 +14,7 @@ meet, so nothing the cleaner deletes comes back (neither from a late redelivery 
 ``POST /api/notification``), whatever runs at the same moment.
 """
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,14 +99,15 @@ class NotificationStore:
             }
             for i, post in enumerate(posts)
         ]
-        added = await _insert_new(self._notifications, docs)
-        return [
-            NotificationSnapshot(id=str(d["_id"]), **{k: v for k, v in d.items() if k != "_id"})
-            for d in added
-        ]
+        return [_snapshot(doc) for doc in await _insert_new(self._notifications, docs)]
 
     async def for_post(self, post_id: str) -> dict[str, Any] | None:
         return await self._notifications.find_one({"post_id": post_id})
+
+    async def notifications_of(self, post_ids: list[str]) -> list[NotificationSnapshot]:
+        """The stored notifications of these posts: a point read each (only redeliveries ask)."""
+        docs = await asyncio.gather(*(self.for_post(post_id) for post_id in post_ids))
+        return [_snapshot(doc) for doc in docs if doc is not None]
 
     async def page_for(self, user_id: str, limit: int, cursor: str | None) -> list[Document]:
         """Notifications of other users' posts, newest first, ``limit + 1`` of them, each with
@@ -218,3 +220,7 @@ async def _delete_in_batches(collection: Collection, query: Document, batch_size
         # Point deletes in one bulk write: an ``$in`` filter is quadratic on the local stand-in.
         result = await collection.bulk_write([DeleteOne({"_id": i}) for i in ids], ordered=False)
         deleted += result.deleted_count
+
+
+def _snapshot(doc: Document) -> NotificationSnapshot:
+    return NotificationSnapshot(id=str(doc["_id"]), **{k: v for k, v in doc.items() if k != "_id"})

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
@@ -132,8 +133,18 @@ async def test_a_replica_killed_with_streams_open_loses_nothing(replicated_stack
         stack.processes.pop(victim).kill()
         stack.urls.pop(victim)
         ids = before + await posting
-        for client in clients:
-            await eventually(has_all(client, ids), timeout=60, every=0.2)
+        try:
+            for client in clients:
+                await eventually(has_all(client, ids), timeout=60, every=0.2)
+        except TimeoutError:
+            pytest.fail(
+                "streams missing notifications: "
+                + "; ".join(
+                    f"stream {i}: {len(set(ids) - c.seen())} of {len(ids)} missing, "
+                    f"{c.connects} connects"
+                    for i, c in enumerate(clients)
+                )
+            )
         assert sum(client.ends for client in clients) >= 1, "no stream was on the killed replica"
         assert all(client.connects == client.ends + 1 for client in clients)
 

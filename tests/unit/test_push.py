@@ -33,6 +33,16 @@ async def test_every_stream_but_the_authors_gets_it():
     assert not alice.ended
 
 
+async def test_a_repeated_notice_reaches_no_stream_twice():
+    hub = PushHub(buffer=10, max_streams=10)
+    bob = hub.subscribe("bob")
+    first, second = notification(1), notification(2)
+    assert hub.deliver(first) == 1
+    assert hub.deliver(first.model_copy()) == 0  # announced again after a redelivery
+    assert hub.deliver(second) == 1
+    assert [await bob.next(1), await bob.next(1), await bob.next(0.05)] == [first, second, None]
+
+
 async def test_a_stream_that_falls_behind_is_ended_and_the_others_go_on():
     hub = PushHub(buffer=2, max_streams=10)
     slow, fast = hub.subscribe("bob"), hub.subscribe("carol")
