@@ -33,8 +33,10 @@ class StreamClient:
         self._reconnect = reconnect
         self.pushed: list[dict[str, Any]] = []  # every notification event, in arrival order
         self.first_at: dict[str, float] = {}  # post id -> time.time() it was first pushed
+        self.seq_of: dict[str, str] = {}  # post id -> the id of the event that pushed it
         self.resynced: set[str] = set()  # post ids read from the list on a (re)connect
         self.connects = 0
+        self.resumed_after: list[str | None] = []  # the Last-Event-ID of each connect
         self.ends = 0  # streams that ended (the server closed, or the connection broke)
         self.last_event_id = last_event_id
         self.open = asyncio.Event()
@@ -51,6 +53,12 @@ class StreamClient:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self._http.aclose()
+
+    def state(self) -> str:
+        """Whether the client still runs, or how its loop ended (for a failing test's message)."""
+        if self._task is None or not self._task.done():
+            return "running"
+        return "cancelled" if self._task.cancelled() else f"ended: {self._task.exception()!r}"
 
     def times_pushed(self) -> Counter[str]:
         """How often each post's notification was pushed."""
@@ -75,6 +83,7 @@ class StreamClient:
         async with aconnect_sse(self._http, "GET", STREAM, headers=headers) as source:
             source.response.raise_for_status()
             self.connects += 1
+            self.resumed_after.append(self.last_event_id)
             if self._resync:
                 page = await self._http.get("/api/notification", params={"limit": 100})
                 page.raise_for_status()
@@ -85,4 +94,5 @@ class StreamClient:
                     notification = event.json()
                     self.first_at.setdefault(notification["post_id"], time.time())
                     self.pushed.append(notification)
+                    self.seq_of[notification["post_id"]] = event.id
                     self.last_event_id = event.id
