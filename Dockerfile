@@ -1,14 +1,17 @@
-# syntax=docker/dockerfile:1
 # One image for every Python process of Stack Overflow Lite. docker compose and Kubernetes
 # pick the process with the command (default: the auth service):
 #   python -m auth_service | python -m post_service | python -m notification_service
 #   celery -A cleaner_worker.app worker | celery -A cleaner_worker.app beat
 # Build: docker build -t soflite/services:dev .
 
-# The Python that CI tests against (Debian 12, Python 3.11) and the uv that `make` uses.
+# The Python that CI tests against (Debian 12, Python 3.11) and the uv that `make` uses. Both
+# are build arguments, so a machine that reaches no image registry can build from local
+# stand-ins (tests/compose/standins.py). No `# syntax=` line: it would make BuildKit pull a
+# frontend image, and the built-in one handles everything here.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 
-FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+FROM ${UV_IMAGE} AS uv
 
 # --- build: the locked runtime dependencies into /app/.venv --------------------------------
 FROM ${PYTHON_IMAGE} AS build

@@ -2,7 +2,8 @@
 #   make run    the whole system on http://127.0.0.1:8080 (Ctrl-C stops it; data stays in .data/)
 #   make test   installs and starts what the tests need, then runs every test
 .DEFAULT_GOAL := help
-.PHONY: help python-deps install web openapi run bench test test-python test-web lint clean
+.PHONY: help python-deps install web openapi run bench test test-python test-web lint clean \
+	compose-up compose-down
 
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
@@ -12,6 +13,7 @@ help:
 	@echo "make test   install what tests need and run them all"
 	@echo "make bench  measure issue 7's figures on a private stack (report in .artifacts/bench/)"
 	@echo "make lint   ruff and mypy over the Python code; ESLint, vue-tsc and Prettier over web/"
+	@echo "make compose-up / compose-down   the whole system in containers (docker-compose.yml)"
 
 $(UV):
 	python3 -m venv .venv-tools && .venv-tools/bin/pip install -q "uv==0.13.9"
@@ -57,9 +59,19 @@ test-web: web
 
 test-python: install web
 	scripts/system-deps.sh --browser
+	scripts/docker-engine.sh
 	pytest --cov --cov-report=term-missing:skip-covered
 
 test: lint test-web test-python
+
+# The stack in containers: a Docker engine and Compose v2 where none runs, local stand-ins for
+# the official images where no registry answers (scripts/compose-up.sh); afterwards plain
+# `docker compose ...` commands in this folder act on it.
+compose-up: python-deps
+	scripts/compose-up.sh
+
+compose-down:
+	docker compose down
 
 clean:
 	rm -rf .venv .venv-tools web/node_modules web/dist .pytest_cache .artifacts

@@ -4,9 +4,13 @@ Beat only schedules; it must run as exactly ONE process (several would each send
 task itself is safe to run twice at once, so a worker pool of any size is fine.
 """
 
-from celery import Celery
+from pathlib import Path
+from typing import Any, ClassVar
+
+from celery import Celery, bootsteps
 from celery.signals import setup_logging
 
+from cleaner_worker.liveness import INTERVAL
 from cleaner_worker.settings import CleanerSettings
 from common.logging import configure_logging
 
@@ -29,6 +33,35 @@ app.conf.update(
         }
     },
 )
+
+
+class Liveness(bootsteps.StartStopStep):  # type: ignore[misc]
+    """A step of the worker's consumer, so it runs exactly while the worker consumes: touches
+    the liveness file every INTERVAL seconds, removes it when the consumer stops
+    (cleaner_worker/liveness.py reads it)."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, consumer: Any, **kwargs: Any) -> None:
+        super().__init__(consumer, **kwargs)
+        self.file = Path(settings.cleaner_liveness_file)
+        self.timer: Any = None
+
+    def start(self, consumer: Any) -> None:
+        self.file.touch()
+        self.timer = consumer.timer.call_repeatedly(INTERVAL, self.file.touch)
+
+    def stop(self, consumer: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.file.unlink(missing_ok=True)
+
+    shutdown = stop
+
+
+if settings.cleaner_liveness_file:
+    app.steps["consumer"].add(Liveness)
 
 
 @setup_logging.connect

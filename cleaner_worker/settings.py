@@ -16,3 +16,6 @@ class CleanerSettings(ServiceSettings, BrokerSettings, RetentionSettings):
     cleaner_batch_size: int = Field(default=500, ge=1, le=10_000)
     # The Celery queue on RabbitMQ that the worker takes tasks from.
     cleaner_queue: str = "cleaner"
+    # A file the worker touches while it consumes, for a cheap healthcheck (liveness.py); none
+    # when empty.
+    cleaner_liveness_file: str = ""

@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.deploy.conftest import INTERPOLATION, settings_for
+from tests.deploy.conftest import GATEWAY_DOCKERFILE, INTERPOLATION, settings_for
 
 SCHEMA = json.loads((Path(__file__).parent / "vendor" / "compose-spec.json").read_text())
 # A tag with a version number in it: mongo:8.0.4, minio/minio:RELEASE.2025-..., not mongo:latest.
@@ -58,10 +58,16 @@ def test_dependencies_wait_for_health_not_for_start(compose):
             assert condition == {"condition": expected}, f"{name} -> {dependency}"
 
 
+def built_images(compose) -> dict[str, str]:
+    """Image -> the one service that builds it."""
+    return {s["image"]: name for name, s in compose.services.items() if s.get("build")}
+
+
 def test_every_pulled_image_is_pinned_and_built_ones_are_tagged(compose):
+    built = built_images(compose)
     for name, service in compose.services.items():
         image = service["image"]
-        if service.get("build"):  # built here: any explicit tag but latest (SOFLITE_VERSION)
+        if image in built:  # built here: any explicit tag but latest (SOFLITE_VERSION)
             assert re.fullmatch(r"[\w./-]+:(?!latest$)[\w.-]+", image), f"{name}: {image}"
         else:
             assert PINNED.match(image), f"{name}: {image} is not pinned to a version"
@@ -95,10 +101,39 @@ def test_no_credentials_are_written_in_the_file(compose):
                 assert userinfo[1] == "${}:${}", f"{name}: {key} must take them from .env"
 
 
-def test_our_processes_run_as_non_root_on_a_read_only_filesystem(compose):
+def test_each_image_is_built_once_before_any_service_runs_it(compose):
+    # Compose builds an image once per service that says `build`: six services sharing one
+    # image built it six times at once. One builds it; the others depend on that one, so any
+    # `docker compose up SERVICE` builds it first instead of trying to pull it.
+    builders: dict[str, list[str]] = {}
     for name, service in compose.services.items():
         if service.get("build"):
+            builders.setdefault(service["image"], []).append(name)
+    assert all(len(names) == 1 for names in builders.values()), builders
+    for name, service in compose.services.items():
+        builder = builders.get(service["image"], [name])[0]
+        if builder != name:
+            assert builder in service.get("depends_on", {}), f"{name} must depend on {builder}"
+
+
+def test_our_processes_run_as_non_root_on_a_read_only_filesystem(compose):
+    built = built_images(compose)
+    for name, service in compose.services.items():
+        if service["image"] in built:
             assert service.get("read_only") is True and service.get("cap_drop") == ["ALL"], name
+
+
+def test_the_gateway_can_write_its_tmpfs_folders(compose):
+    # A tmpfs over a folder of the image is root's (0755) whatever mode= says: nginx, uid 101,
+    # could then write neither its rendered config nor its temporary files, and the gateway
+    # restarted for ever (found by the first real `docker compose up`).
+    user = re.findall(r"^USER (\d+)", GATEWAY_DOCKERFILE.read_text(), re.M)[-1]
+    for mount in compose.services["gateway"]["tmpfs"]:
+        path, _, options = mount.partition(":")
+        if path != "/tmp":  # /tmp is made fresh, world-writable
+            assert f"uid={user}" in options.split(",") and f"gid={user}" in options.split(","), (
+                f"{path} must belong to uid {user}"
+            )
 
 
 def test_gateway_is_the_only_published_app_port_and_uis_stay_on_loopback(compose):
@@ -110,9 +145,17 @@ def test_gateway_is_the_only_published_app_port_and_uis_stay_on_loopback(compose
                 assert port.startswith("127.0.0.1:"), f"{name} publishes {port} to the network"
 
 
+def test_every_published_port_can_be_moved(compose):
+    # A fixed host port fails `up` where anything holds it (a host RabbitMQ holds 15672).
+    for name, service in compose.raw["services"].items():
+        for port in service.get("ports", []):
+            host_port = port.rsplit(":", 1)[0].removeprefix("127.0.0.1:")
+            assert INTERPOLATION.fullmatch(host_port), f"{name}: {port} takes no variable"
+
+
 def test_python_services_use_the_root_image_with_their_own_command(compose):
     ours = [name for name in compose.services if settings_for(compose.command(name))]
     assert {compose.services[name]["image"] for name in ours} == {
         f"soflite/services:{compose.env_example['SOFLITE_VERSION']}"
     }
-    assert all(compose.services[name]["build"] == "." for name in ours)
+    assert [compose.services[name].get("build") for name in ours].count(".") == 1
