@@ -3,25 +3,18 @@
 from datetime import datetime
 from typing import Annotated, Any
 
-import structlog
 from asgi_correlation_id import correlation_id
-from bson import ObjectId
 from fastapi import APIRouter, HTTPException, status
-from minio.error import MinioException
 from pydantic import BaseModel, Field, StringConstraints
-from urllib3.exceptions import HTTPError
 
-from common.clock import utc_now
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
-from common.events import PostCreated, PostSnapshot
 from common.pagination import Cursor, Limit, next_cursor, parse_object_id
+from common.relay import OutboxRelay
 from common.service import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
-from post_service.outbox import OutboxRelay
+from post_service import use_cases
 from post_service.snippets import SnippetStore
 from post_service.store import PostStore
-
-log = structlog.get_logger(__name__)
 
 router = APIRouter(
     prefix="/api/post", tags=["posts"], responses={**REQUIRES_TOKEN, **DATABASE_UNAVAILABLE}
@@ -29,11 +22,6 @@ router = APIRouter(
 
 MAX_TEXT_CHARS = 10_000
 MAX_CODE_BYTES = 64 * 1024
-CODE_PREVIEW_LINES = 8
-CODE_PREVIEW_CHARS = 400
-EVENT_PREVIEW_CHARS = 200
-
-STORAGE_ERRORS = (OSError, HTTPError, MinioException)
 
 
 class NewPost(BaseModel):
@@ -75,13 +63,14 @@ Snippets = Annotated[SnippetStore, from_state("snippets", SnippetStore)]
 Relay = Annotated[OutboxRelay, from_state("relay", OutboxRelay)]
 
 
-def code_preview(code: str) -> str:
-    """The first lines of a snippet, short enough to keep in the post document for the feed."""
-    return "\n".join(code.splitlines()[:CODE_PREVIEW_LINES])[:CODE_PREVIEW_CHARS]
+def snippets_unavailable() -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, "snippet storage unavailable, try again"
+    )
 
 
-def snippet_key(post_id: ObjectId) -> str:
-    return f"posts/{post_id}.txt"
+def _post(doc: dict[str, Any], code: str | None) -> Post:
+    return Post(**_summary(doc).model_dump(exclude={"has_code", "code_preview"}), code=code)
 
 
 def _summary(doc: dict[str, Any]) -> PostSummary:
@@ -121,61 +110,20 @@ async def create_post(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"code snippet is over {MAX_CODE_BYTES} bytes"
         )
-    post_id, created_at = ObjectId(), utc_now()
-    key = None
-    if code is not None:
-        # The snippet goes first: a post never points at a snippet that is not there.
-        key = snippet_key(post_id)
-        try:
-            await snippets.put(key, code)
-        except STORAGE_ERRORS as exc:
-            log.error("snippet not stored", error=repr(exc))
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "snippet storage unavailable, try again"
-            ) from None
-    doc = {
-        "_id": post_id,
-        "author_id": user.id,
-        "author_email": user.email,
-        "text": body.text,
-        "language": body.language,
-        "has_code": key is not None,
-        "code_key": key,
-        "code_preview": code_preview(code) if code is not None else None,
-        "created_at": created_at,
-    }
-    event = PostCreated(
-        post=PostSnapshot(
-            id=str(post_id),
-            author_id=user.id,
-            author_email=user.email,
-            preview=body.text[:EVENT_PREVIEW_CHARS],
-            has_code=key is not None,
-            language=body.language,
-            created_at=created_at,
-        )
-    )
-    correlation = correlation_id.get()
     try:
-        await posts.insert(doc, event, correlation, relay.claim)
-    except Exception:
-        if key is not None:  # leave no orphan snippet behind
-            try:
-                await snippets.delete(key)
-            except STORAGE_ERRORS:
-                log.warning("orphan snippet left", key=key)
-        raise
-    relay.submit(post_id, event, correlation)
-    log.info("post created", post_id=str(post_id), has_code=key is not None)
-    return Post(
-        id=str(post_id),
-        author_id=user.id,
-        author_email=user.email,
-        text=body.text,
-        language=body.language,
-        code=code,
-        created_at=created_at,
-    )
+        post = await use_cases.create_post(
+            use_cases.Author(user.id, user.email),
+            body.text,
+            code,
+            body.language,
+            posts=posts,
+            snippets=snippets,
+            relay=relay,
+            correlation=correlation_id.get(),
+        )
+    except use_cases.SnippetStoreUnavailable:
+        raise snippets_unavailable() from None
+    return _post(post, code)
 
 
 @router.get("", response_model=FeedPage)
@@ -197,17 +145,10 @@ async def feed(
 )
 async def get_post(post_id: str, _user: CurrentUser, posts: Posts, snippets: Snippets) -> Post:
     oid = parse_object_id(post_id)
-    doc = await posts.get(oid) if oid is not None else None
-    if doc is None:
+    try:
+        found = await use_cases.open_post(oid, posts=posts, snippets=snippets) if oid else None
+    except use_cases.SnippetStoreUnavailable:
+        raise snippets_unavailable() from None
+    if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "post not found")
-    code = None
-    if doc.get("code_key"):
-        try:
-            code = await snippets.get(doc["code_key"])
-        except STORAGE_ERRORS as exc:
-            log.error("snippet not read", key=doc["code_key"], error=repr(exc))
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "snippet storage unavailable, try again"
-            ) from None
-    summary = _summary(doc)
-    return Post(**summary.model_dump(exclude={"has_code", "code_preview"}), code=code)
+    return _post(found.post, found.code)

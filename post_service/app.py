@@ -3,12 +3,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.leases import Lease
 from common.messaging import Broker, EventPublisher
 from common.mongo import ping
+from common.relay import OutboxRelay
 from common.service import create_service_app, running, service_database
 from common.tokens import TokenVerifier
 from post_service.api import router
-from post_service.outbox import OutboxRelay
 from post_service.settings import PostSettings
 from post_service.snippets import SnippetStore
 from post_service.store import PostStore
@@ -34,7 +35,8 @@ def create_app(settings: PostSettings) -> FastAPI:
             broker = Broker(settings.rabbitmq_url, name="post_service")
             app.state.broker = await parts.enter_async_context(running(broker))
             relay = OutboxRelay(
-                app.state.posts,
+                app.state.posts.outbox,
+                Lease(db["leases"], "outbox-sweep:posts"),
                 broker,
                 EventPublisher(broker, settings.events_exchange),
                 poll_interval=settings.outbox_poll_interval,

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
-from post_service.api import code_preview
+from post_service.use_cases import code_preview
 from tests.support.processes import wait_until
 from tests.support.stack import User
 

@@ -11,9 +11,10 @@ from pymongo import AsyncMongoClient
 
 from common.clock import utc_now
 from common.events import PostCreated, PostSnapshot
+from common.leases import Lease
 from common.messaging import EventPublisher
+from common.relay import OutboxRelay
 from post_service.api import MAX_CODE_BYTES
-from post_service.outbox import OutboxRelay
 from tests.support.polling import eventually
 
 CODE = 'def hello():\n    return "<b>&amp;</b>"\n' + "\n".join(f"# line {i}" for i in range(20))
@@ -86,7 +87,7 @@ async def test_published_events_are_marked_in_the_outbox(posts, bearer, event_qu
     store = posts.app.state.posts
 
     async def drained():
-        return await store.count_pending() == 0
+        return await store.outbox.count_pending() == 0
 
     await eventually(drained)
 
@@ -201,18 +202,24 @@ async def test_one_relay_at_a_time_sweeps_events_left_behind(posts, post_setting
             created_at=now,
         )
         post = {"_id": post_id, "author_id": "a", "text": f"{i}", "created_at": now}
-        await state.posts.insert(post, PostCreated(post=snapshot), None, timedelta(0))
+        await state.posts.insert(post, [PostCreated(post=snapshot)], None, timedelta(0))
         sent.add(str(post_id))
 
     def relay() -> OutboxRelay:
         publisher = EventPublisher(state.broker, post_settings.events_exchange)
+        lease = Lease(state.mongo[post_settings.mongo_db]["leases"], "outbox-sweep:posts")
         return OutboxRelay(
-            state.posts, state.broker, publisher, timedelta(seconds=1), timedelta(seconds=30)
+            state.posts.outbox,
+            lease,
+            state.broker,
+            publisher,
+            timedelta(seconds=1),
+            timedelta(seconds=30),
         )
 
     published = await asyncio.gather(*(relay().sweep() for _ in range(3)))
     assert sorted(published) == [0, 0, 20]
-    assert await state.posts.count_pending() == 0
+    assert await state.posts.outbox.count_pending() == 0
     received = [(await next_event(event_queue))[0].post.id for _ in range(20)]
     assert sorted(received) == sorted(sent)
     assert await event_queue.get(fail=False) is None

@@ -4,7 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from auth_service.api import SignIn, SignUp
-from post_service.api import CODE_PREVIEW_LINES, NewPost, code_preview
+from post_service.api import NewPost
+from post_service.use_cases import CODE_PREVIEW_LINES, code_preview
 
 
 def test_email_is_trimmed_and_lower_cased():

@@ -1,0 +1,185 @@
+"""The outbox of one collection: events kept in the very documents whose change they announce.
+
+A store writes a change and the events announcing it in ONE single-document write (an insert
+with ``Outbox.fields``, an update with ``Outbox.adding``), so there is never a change without
+its events or an event without its change, and no transaction is needed. The relay
+(common/relay.py) publishes them and marks each once the broker has confirmed it.
+
+A document's outbox::
+
+    outbox: {
+      due: <when a relay may take its pending events>   # only while some are pending
+      pending: <how many are pending>
+      events: {<event id>: {routing_key, event, correlation_id, state, ...}, ...}
+    }
+
+``outbox.due`` is in a sparse index and leaves the document with its last pending event, so
+finding what is due reads only pending documents, however many there are. A document's events
+are published in the order they were added (the order of ``events``, which MongoDB keeps).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from pymongo import ASCENDING, UpdateOne
+
+from common.clock import utc_now
+from common.events import Event, event_for
+from common.mongo import Collection, Document
+
+log = structlog.get_logger(__name__)
+
+PENDING = "pending"
+PUBLISHED = "published"
+FAILED = "failed"
+
+DUE = "outbox.due"
+COUNT = "outbox.pending"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One stored event waiting to be published, and the document that carries it."""
+
+    doc_id: Any
+    event: Event
+    correlation: str | None
+    last: bool = True  # the last pending event of its document when it was read or written
+
+
+def _entry(event: Event, correlation: str | None) -> Document:
+    return {
+        "state": PENDING,
+        "routing_key": event.ROUTING_KEY,
+        "event": event.model_dump(mode="json"),
+        "correlation_id": correlation,
+    }
+
+
+def _in_order(doc_id: Any, events: list[tuple[Event, str | None]]) -> list[Pending]:
+    return [
+        Pending(doc_id, event, correlation, last=i == len(events) - 1)
+        for i, (event, correlation) in enumerate(events)
+    ]
+
+
+def _field(event_id: str, name: str) -> str:
+    return f"outbox.events.{event_id}.{name}"
+
+
+class Outbox:
+    def __init__(self, collection: Collection) -> None:
+        self._docs = collection
+        self.name = collection.name
+
+    async def create_indexes(self) -> None:
+        await self._docs.create_index([(DUE, ASCENDING)], name="outbox_due", sparse=True)
+
+    @staticmethod
+    def fields(
+        events: list[Event], correlation: str | None, claim: timedelta, now: datetime
+    ) -> Document:
+        """The ``outbox`` field of a new document that carries ``events``, left to the writer's
+        relay for ``claim`` (it publishes them at once; only if it has not marked them by then
+        does any relay's sweep take them)."""
+        return {
+            "outbox": {
+                "due": now + claim,
+                "pending": len(events),
+                "events": {event.event_id: _entry(event, correlation) for event in events},
+            }
+        }
+
+    @staticmethod
+    def adding(events: list[Event], correlation: str | None) -> Document:
+        """The update operators that add ``events`` to an existing document, due at once: merge
+        them into the store's own update of that document. The sweep publishes them, after any
+        events of the document still pending."""
+        return {
+            "$set": {f"outbox.events.{e.event_id}": _entry(e, correlation) for e in events},
+            "$inc": {COUNT: len(events)},
+            "$min": {DUE: utc_now()},
+        }
+
+    @staticmethod
+    def written(doc_id: Any, events: list[Event], correlation: str | None) -> list[Pending]:
+        """What a relay's fast path publishes after a document was inserted with ``events``."""
+        return _in_order(doc_id, [(event, correlation) for event in events])
+
+    async def due(self, limit: int, now: datetime | None = None) -> list[list[Pending]]:
+        """The pending events of up to ``limit`` documents whose claim has run out: one list per
+        document, in the order they were added. Documents come in no order (a sort would read
+        them all on the local stand-in). An event that can no longer be read is set aside."""
+        found = self._docs.find({DUE: {"$lte": now or utc_now()}}, {"outbox": 1}).limit(limit)
+        return [events for doc in await found.to_list() if (events := await self._pending(doc))]
+
+    async def _pending(self, doc: Document) -> list[Pending]:
+        readable = []
+        for event_id, entry in doc["outbox"]["events"].items():
+            if entry["state"] != PENDING:
+                continue
+            try:
+                event = event_for(entry["routing_key"]).model_validate(entry["event"])
+            except (LookupError, ValidationError) as exc:  # never publishable: keep it aside
+                log.error("outbox event invalid, set aside", doc_id=str(doc["_id"]), error=str(exc))
+                await self.mark_failed(doc["_id"], event_id, str(exc))
+                continue
+            readable.append((event, entry.get("correlation_id")))
+        return _in_order(doc["_id"], readable)
+
+    async def mark_published(self, published: list[Pending]) -> None:
+        """Mark each event published, one point update each, in one unordered bulk write.
+
+        The last pending event of a document also takes ``outbox.due`` off it, on condition
+        that no event was added meanwhile; if one was, this event stays pending and is
+        published again with the new one (at least once, never lost).
+        """
+        now = utc_now()
+        updates = []
+        for p in published:
+            where = {"_id": p.doc_id, _field(p.event.event_id, "state"): PENDING}
+            update: Document = {
+                "$set": {
+                    _field(p.event.event_id, "state"): PUBLISHED,
+                    _field(p.event.event_id, "published_at"): now,
+                },
+                "$inc": {COUNT: -1},
+            }
+            if p.last:
+                where[COUNT] = 1
+                update["$unset"] = {DUE: ""}
+            updates.append(UpdateOne(where, update))
+        await self._bulk(updates)
+
+    async def release(self, failed: list[Pending]) -> None:
+        """Make the documents of events whose publish failed due now (no need to wait out the
+        claim); the sweep retries them."""
+        now = utc_now()
+        doc_ids = {p.doc_id for p in failed}
+        await self._bulk(
+            [UpdateOne({"_id": i, DUE: {"$exists": True}}, {"$set": {DUE: now}}) for i in doc_ids]
+        )
+
+    async def _bulk(self, updates: list[UpdateOne]) -> None:
+        """Point updates by ``_id`` as one unordered bulk write. (An ``{"_id": {"$in": ids}}``
+        filter costs the local stand-in a scan of the list per document, quadratic in the
+        batch.)"""
+        if updates:
+            await self._docs.bulk_write(updates, ordered=False)
+
+    async def mark_failed(self, doc_id: Any, event_id: str, reason: str) -> None:
+        """Take an event that can never be published out of the way (kept for inspection)."""
+        where = {"_id": doc_id, _field(event_id, "state"): PENDING}
+        update = {
+            "$set": {_field(event_id, "state"): FAILED, _field(event_id, "error"): reason},
+            "$inc": {COUNT: -1},
+        }
+        await self._docs.update_one(where, update)
+        await self._docs.update_one({"_id": doc_id, COUNT: 0}, {"$unset": {DUE: ""}})
+
+    async def count_pending(self) -> int:
+        """Documents with events not yet published (the sparse index: costs what is pending)."""
+        return await self._docs.count_documents({DUE: {"$exists": True}})

@@ -1,0 +1,105 @@
+"""The use cases without HTTP, against the real stores: what a route or a handler calls."""
+
+from datetime import timedelta
+
+import pytest
+
+from common.clock import utc_now
+from common.events import PostCreated, PostSnapshot, event_for
+from common.leases import Lease
+from common.messaging import Broker, EventPublisher
+from common.mongo import connect_mongo
+from common.relay import OutboxRelay
+from notification_service import use_cases as notifications
+from notification_service.store import NotificationStore
+from post_service import use_cases as posts
+from post_service.snippets import SnippetStore
+from post_service.store import PostStore
+from tests.support.processes import free_port
+
+CODE = "print('<&>')\n" * 3
+
+
+@pytest.fixture
+async def db(mongo_url, names):
+    client = connect_mongo(mongo_url)
+    yield client[names.posts_db]
+    await client.drop_database(names.posts_db)
+    await client.close()
+
+
+def relay_for(store: PostStore, db, rabbit_url: str) -> OutboxRelay:
+    """A relay that is never started: what the use case hands it waits in its queue."""
+    broker = Broker(rabbit_url, name="use-case-test")
+    lease, second = Lease(db["leases"], "outbox-sweep:posts"), timedelta(seconds=1)
+    return OutboxRelay(store.outbox, lease, broker, EventPublisher(broker, "-"), second, second)
+
+
+def snippets_at(s3, endpoint: str, bucket: str) -> SnippetStore:
+    return SnippetStore(endpoint, s3.access_key, s3.secret_key, bucket)
+
+
+async def test_a_post_is_stored_with_its_snippet_and_its_event(db, s3, rabbit, names):
+    store, snippets = PostStore(db), snippets_at(s3, s3.endpoint, names.bucket)
+    await store.create_indexes()
+    await snippets.ensure_bucket()
+    author = posts.Author("author-1", "a@example.com")
+    post = await posts.create_post(
+        author,
+        "A question",
+        CODE,
+        "python",
+        posts=store,
+        snippets=snippets,
+        relay=relay_for(store, db, rabbit.url),
+        correlation="req-1",
+    )
+
+    opened = await posts.open_post(post["_id"], posts=store, snippets=snippets)
+    assert opened is not None and opened.code == CODE
+    assert opened.post["code_preview"] == posts.code_preview(CODE)
+    raw = await db["posts"].find_one({"_id": post["_id"]})
+    assert raw is not None
+    [entry] = raw["outbox"]["events"].values()
+    event = event_for(entry["routing_key"]).model_validate(entry["event"])
+    assert isinstance(event, PostCreated) and event.post.id == str(post["_id"])
+    assert entry["correlation_id"] == "req-1" and raw["outbox"]["pending"] == 1
+
+
+async def test_no_snippet_store_stores_nothing(db, s3, rabbit, names):
+    store = PostStore(db)
+    await store.create_indexes()
+    nowhere = snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket)
+    with pytest.raises(posts.SnippetStoreUnavailable):
+        await posts.create_post(
+            posts.Author("author-1", "a@example.com"),
+            "A question",
+            CODE,
+            None,
+            posts=store,
+            snippets=nowhere,
+            relay=relay_for(store, db, rabbit.url),
+            correlation=None,
+        )
+    assert await db["posts"].count_documents({}) == 0
+
+
+async def test_notify_stores_one_notification_per_post_whatever_the_repeats(mongo_url, names):
+    client = connect_mongo(mongo_url)
+    store = NotificationStore(client[names.notifications_db], timedelta(days=1))
+    await store.create_indexes()
+    post = PostSnapshot(
+        id="post-1",
+        author_id="author-1",
+        author_email="a@example.com",
+        preview="A question",
+        has_code=False,
+        created_at=utc_now(),
+    )
+    first = await notifications.notify([post], store=store, announcer=None)
+    again = await notifications.notify([post, post], store=store, announcer=None)
+    assert [n.post_id for n in first] == ["post-1"] and again == []
+    stored = await store.for_post("post-1")
+    assert stored is not None and str(stored["_id"]) == first[0].id
+    await client.drop_database(names.notifications_db)
+    await client.close()
