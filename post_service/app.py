@@ -3,9 +3,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.components import running
 from common.messaging import Broker, EventPublisher
-from common.mongo import ping
-from common.service import create_service_app, running, service_database
+from common.mongo import ping, service_database
+from common.service import create_service_app
 from common.tokens import TokenVerifier
 from post_service.api import router
 from post_service.outbox import OutboxRelay

@@ -44,15 +44,15 @@ def services_heartbeat() -> float:
 
 
 def services_keep_alive() -> float:
-    """uvicorn's timeout_keep_alive as common/service.py's serve() passes it."""
-    tree = ast.parse((ROOT / "common" / "service.py").read_text())
+    """uvicorn's timeout_keep_alive as common/server.py's serve() passes it."""
+    tree = ast.parse((ROOT / "common" / "server.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "uvicorn.run":
             for keyword in node.keywords:
                 if keyword.arg == "timeout_keep_alive":
                     return float(ast.literal_eval(keyword.value))
             return UVICORN_DEFAULT_KEEP_ALIVE
-    raise AssertionError("common/service.py no longer calls uvicorn.run")
+    raise AssertionError("common/server.py no longer calls uvicorn.run")
 
 
 def without_comments(conf: str) -> str:
