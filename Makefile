@@ -35,11 +35,11 @@ web: web/node_modules/.package-lock.json
 
 # Regenerate the OpenAPI documents and the web client's types from them.
 openapi: install
-	python scripts/export_openapi.py
+	python -m scripts.export_openapi
 	cd web && npm run gen:api
 
 run: install web
-	python scripts/devstack.py
+	python -m devstack
 
 # Performance figures, each beside an anchor (bench/__main__.py); BENCH_ARGS="--help" lists flags.
 bench: install web

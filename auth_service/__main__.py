@@ -5,7 +5,7 @@ import sys
 from auth_service.app import create_app
 from auth_service.settings import AuthSettings
 from auth_service.tokens import ensure_key_pair
-from common.service import serve
+from common.server import serve
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from auth_service.tokens import TokenIssuer
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, ResponsesDoc, error_response
-from common.service import from_state
+from common.state import from_state
 
 # The gateway's brake on the two calls that take a password (AUTH_RATE_LIMIT per address).
 RATE_LIMITED: ResponsesDoc = {

@@ -8,8 +8,8 @@ from auth_service.passwords import PasswordHasher
 from auth_service.settings import AuthSettings
 from auth_service.store import UserStore
 from auth_service.tokens import TokenIssuer
-from common.mongo import ping
-from common.service import create_service_app, service_database
+from common.mongo import ping, service_database
+from common.service import create_service_app
 
 
 def create_app(settings: AuthSettings) -> FastAPI:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, scenarios
-from bench.stack import ROOT, private_stack, running_stack
+from bench.stack import private_stack, running_stack
+from devstack import ROOT
 
 OUT = ROOT / ".artifacts" / "bench"
 DOCS = ROOT / "docs" / "bench"

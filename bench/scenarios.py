@@ -29,8 +29,9 @@ from tqdm import tqdm
 from bench import post_body
 from bench.probe import NotificationProbe, broker_round_trip, broker_throughput
 from bench.report import Figure, ms
-from bench.stack import ROOT, Target
-from tests.support.sse import StreamClient
+from bench.stack import Target
+from devstack import ROOT
+from devstack.sse import StreamClient
 
 PASSWORD = "correct horse battery"  # noqa: S105 (the bench users')
 SEEDERS = [f"author{i}" for i in range(4)]  # the seeded posts' authors (never B, the reader)

@@ -6,32 +6,22 @@ the tests it keeps the services' own defaults for bcrypt cost and the outbox pol
 """
 
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import aio_pika
 from pydantic_settings import BaseSettings
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))  # tests.support uses devstack's helpers (as in pytest)
-
-
-from auth_service.settings import AuthSettings  # noqa: E402
-from auth_service.tokens import ensure_key_pair  # noqa: E402
-from notification_service.settings import NotificationSettings  # noqa: E402
-from post_service.settings import PostSettings  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    RabbitNode,
-    start_mongo,
-    start_s3,
-)
-from tests.support.stack import Stack  # noqa: E402
+from auth_service.tokens import ensure_key_pair
+from devstack.processes import RabbitNode, start_mongo, start_s3
+from devstack.stack import S3, Keys, Names, Stack
+from notification_service.settings import NotificationSettings
+from post_service.settings import PostSettings
+from services import HTTP_SERVICES
 
 # Test settings the bench drops so that each service runs on its own default.
 TEST_ONLY_SETTINGS = ("BCRYPT_ROUNDS", "OUTBOX_POLL_INTERVAL", "OUTBOX_CLAIM_TIMEOUT")
@@ -89,21 +79,13 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
         cleanup.callback(rabbit.remove_data)
         cleanup.callback(rabbit.stop)
         rabbit.start()
-        keys = SimpleNamespace(private=work / "keys" / "jwt.pem", public=work / "keys" / "jwt.pub")
+        keys = Keys(private=work / "keys" / "jwt.pem", public=work / "keys" / "jwt.pub")
         ensure_key_pair(keys.private, keys.public)
-        names = SimpleNamespace(
-            auth_db=f"auth_{run}",
-            posts_db=f"posts_{run}",
-            notifications_db=f"notifications_{run}",
-            exchange=f"{run}.events",
-            queue=f"{run}.notification",
-            bucket=f"snippets-{run}",
-            cleaner_queue=f"{run}.cleaner",
-        )
+        names = Names(run)
         stack = Stack.configure(
             run,
             mongo_url=mongo_url,
-            s3=SimpleNamespace(endpoint=endpoint, access_key=s3_keys[0], secret_key=s3_keys[1]),
+            s3=S3(endpoint, *s3_keys),
             rabbit_url=rabbit.url,
             keys=keys,
             names=names,
@@ -116,7 +98,7 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
         stack.start_gateway("gateway", rate_limit=rate_limit)  # 50 sign-ins at once must pass
         yield Target(
             gateway=stack.gateway,
-            services={s: stack.urls[s] for s in ("auth", "post", "notification")},
+            services={s.name: stack.urls[s.name] for s in HTTP_SERVICES},
             mongo_url=mongo_url,
             databases=stack.databases,
             rabbit_url=rabbit.url,
@@ -127,20 +109,12 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
 
 
 def running_stack(gateway: str) -> Target:
-    """`make run` on this machine (Procfile ports, the services' default names)."""
+    """`make run` on this machine (the declared ports and databases, services.py)."""
     return Target(
         gateway=gateway.rstrip("/"),
-        services={
-            "auth": "http://127.0.0.1:8001",
-            "post": "http://127.0.0.1:8002",
-            "notification": "http://127.0.0.1:8003",
-        },
+        services={s.name: f"http://127.0.0.1:{s.port}" for s in HTTP_SERVICES},
         mongo_url=_default(PostSettings, "mongo_url"),
-        databases={
-            "auth": _default(AuthSettings, "mongo_db"),
-            "post": _default(PostSettings, "mongo_db"),
-            "notification": _default(NotificationSettings, "mongo_db"),
-        },
+        databases={s.name: s.database for s in HTTP_SERVICES},
         rabbit_url=_default(PostSettings, "rabbitmq_url"),
         queue=_default(NotificationSettings, "notification_queue"),
     )

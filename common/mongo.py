@@ -1,12 +1,17 @@
 """The one way every service opens MongoDB, and the types its stores use."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import stamina
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
+
+from common.settings import ServiceSettings
 
 Document = dict[str, Any]
 Client = AsyncMongoClient[Document]
@@ -37,3 +42,13 @@ async def open_database(url: str, name: str) -> tuple[Client, Database]:
     client = connect_mongo(url)
     await wait_for_mongo(client)
     return client, client[name]
+
+
+@asynccontextmanager
+async def service_database(app: FastAPI, settings: ServiceSettings) -> AsyncIterator[Database]:
+    """The service's own database for the block; the client is ``app.state.mongo`` (readiness)."""
+    app.state.mongo, db = await open_database(settings.mongo_url, settings.mongo_db)
+    try:
+        yield db
+    finally:
+        await app.state.mongo.close()

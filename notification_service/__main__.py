@@ -1,6 +1,6 @@
 """``python -m notification_service`` serves the API and consumes PostCreated events."""
 
-from common.service import serve
+from common.server import serve
 from notification_service.app import create_app
 from notification_service.settings import NotificationSettings
 

@@ -12,7 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.events import NotificationSnapshot
 from common.pagination import Cursor, Limit, next_cursor, parse_object_id
-from common.service import from_state
+from common.state import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
 from notification_service.push import NotificationAnnouncer, PushHub, TooManyStreams, stream_of
 from notification_service.store import UNREAD_CAP, NotificationStore

@@ -4,11 +4,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.components import running
 from common.consumer import EventConsumer
 from common.health import ReadinessCheck
 from common.messaging import Broker
-from common.mongo import ping
-from common.service import create_service_app, running, service_database
+from common.mongo import ping, service_database
+from common.service import create_service_app
 from common.tokens import TokenVerifier
 from notification_service.api import router
 from notification_service.consumer import event_handlers, push_handlers

@@ -1,6 +1,6 @@
 """``python -m post_service`` serves the API (and runs this replica's outbox relay)."""
 
-from common.service import serve
+from common.server import serve
 from post_service.app import create_app
 from post_service.settings import PostSettings
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.pagination import Cursor, Limit, next_cursor, parse_object_id
 from common.relay import OutboxRelay
-from common.service import from_state
+from common.state import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
 from post_service import use_cases
 from post_service.snippets import SnippetStore

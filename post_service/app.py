@@ -3,11 +3,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.components import running
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
-from common.mongo import ping
+from common.mongo import ping, service_database
 from common.relay import OutboxRelay
-from common.service import create_service_app, running, service_database
+from common.service import create_service_app
 from common.tokens import TokenVerifier
 from post_service.api import router
 from post_service.settings import PostSettings

@@ -2,68 +2,18 @@
 
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from auth_service.tokens import TokenIssuer, ensure_key_pair
-from tests.support.processes import private_rabbit, start_mongo, start_s3
-from tests.support.stack import Stack
+from devstack.processes import private_rabbit, start_mongo, start_s3
+from devstack.stack import S3, Keys, Names, Stack
 
 ISSUER = "soflite-auth"
 AUDIENCE = "soflite"
 S3_ACCESS_KEY = "test-access"
 S3_SECRET_KEY = "test-secret-key"
-
-
-@dataclass(frozen=True)
-class Keys:
-    private: Path
-    public: Path
-
-
-@dataclass(frozen=True)
-class S3:
-    endpoint: str
-    access_key: str = S3_ACCESS_KEY
-    secret_key: str = S3_SECRET_KEY
-
-
-@dataclass(frozen=True)
-class Names:
-    """Database, exchange, queue and bucket names no other test (or `make run`) uses."""
-
-    suffix: str
-
-    @property
-    def auth_db(self) -> str:
-        return f"auth_{self.suffix}"
-
-    @property
-    def posts_db(self) -> str:
-        return f"posts_{self.suffix}"
-
-    @property
-    def notifications_db(self) -> str:
-        return f"notifications_{self.suffix}"
-
-    @property
-    def exchange(self) -> str:
-        return f"test.events.{self.suffix}"
-
-    @property
-    def queue(self) -> str:
-        return f"test.notification.{self.suffix}"
-
-    @property
-    def bucket(self) -> str:
-        return f"snippets-{self.suffix}"
-
-    @property
-    def cleaner_queue(self) -> str:
-        return f"test.cleaner.{self.suffix}"
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +31,7 @@ def mongo_url():
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory):
     proc, endpoint = start_s3("s3", tmp_path_factory.mktemp("s3"), S3_ACCESS_KEY, S3_SECRET_KEY)
-    yield S3(endpoint)
+    yield S3(endpoint, S3_ACCESS_KEY, S3_SECRET_KEY)
     proc.stop()
 
 

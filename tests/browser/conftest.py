@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
-from tests.support.processes import ARTIFACTS, ROOT
+from devstack import ROOT
+from devstack.processes import ARTIFACTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Nothing in the background: no updates, no sync, no QUIC; no GPU or sandbox in a container.

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import expect
 
+from devstack.processes import wait_until
+from devstack.sse import StreamClient
 from tests.browser.test_web import (
     PASSWORD,
     compose,
@@ -19,9 +21,7 @@ from tests.browser.test_web import (
     unique_email,
     unique_text,
 )
-from tests.support.processes import wait_until
-from tests.support.sse import StreamClient
-from tests.support.stack import User
+from tests.support.users import User
 
 pytestmark = pytest.mark.browser
 

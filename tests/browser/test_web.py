@@ -10,9 +10,9 @@ import uuid
 import pytest
 from playwright.sync_api import Dialog, Page, expect
 
+from devstack.processes import wait_until
 from post_service.use_cases import code_preview
-from tests.support.processes import wait_until
-from tests.support.stack import User
+from tests.support.users import User
 
 pytestmark = pytest.mark.browser
 

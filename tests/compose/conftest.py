@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from devstack.processes import free_port, wait_until
 from tests.compose import standins
 from tests.deploy.conftest import read_env_file
-from tests.support.processes import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "compose"

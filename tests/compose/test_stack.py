@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
+from devstack.processes import wait_until
+from devstack.sse import StreamClient
 from tests.support.polling import eventually
-from tests.support.processes import wait_until
-from tests.support.sse import StreamClient
-from tests.support.stack import User
+from tests.support.users import User
 
 pytestmark = pytest.mark.timeout(1200)  # the first test waits for the images to be built
 

@@ -5,7 +5,6 @@ from the settings classes, so adding a setting, a service or a manifest needs no
 here. Nothing is started: these tests run offline in a few seconds.
 """
 
-import importlib
 import re
 import shlex
 import string
@@ -14,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
 
 from common.settings import ServiceSettings
+from services import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -109,6 +108,7 @@ def settings_for(command: list[str]) -> SettingsInfo | None:
     """`python -m auth_service` -> auth_service's settings; `celery -A cleaner_worker.app ...`
     -> cleaner_worker's. None for a command that is not one of our processes."""
     job = False
+    declared = {service.package: service for service in SERVICES}
     if command[:2] == ["python", "-m"]:
         package, job = command[2], command[3:] == ["keygen"]
         serves_http = not job
@@ -116,18 +116,8 @@ def settings_for(command: list[str]) -> SettingsInfo | None:
         package, serves_http = command[command.index("-A") + 1].split(".")[0], False
     else:
         return None
-    module = importlib.import_module(f"{package}.settings")
-    classes = [
-        value
-        for value in vars(module).values()
-        if isinstance(value, type)
-        and issubclass(value, BaseSettings)
-        and value.__module__ == module.__name__
-    ]
-    assert len(classes) == 1, f"{package}.settings should define one settings class"
-    cls = classes[0]
-    assert issubclass(cls, ServiceSettings), f"{cls.__name__} should extend ServiceSettings"
-    return SettingsInfo(package, cls, serves_http, job)
+    assert package in declared, f"{package} is not declared in services.py"
+    return SettingsInfo(package, declared[package].settings_class(), serves_http, job)
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""`make run`'s files, processes and the object store's flags (scripts/devstack.py, Procfile):
-what it writes holding a secret only its owner can read, the Procfile starting SeaweedFS exactly
-as the tests do (tests/support/processes.py takes the same S3_FLAGS), and the process list
+"""`make run`'s files, processes and the object store's flags (devstack/, Procfile): what it
+writes holding a secret only its owner can read, the Procfile starting SeaweedFS exactly as the
+tests do (devstack/processes.py takes the same S3_FLAGS), and the process list
 `REPLICAS=n make run` hands honcho."""
 
 import shlex
@@ -8,26 +8,20 @@ import stat
 import tomllib
 
 import pytest
-from devstack import (
-    MAX_REPLICAS,
-    PROCFILE,
-    ROOT,
+
+from devstack import ROOT
+from devstack.object_store import (
     S3_AUTH,
     S3_FLAGS,
     S3_SECURITY,
-    make_private_dir,
-    read_procfile,
-    replica_count,
-    replicate,
     write_s3_credentials,
     write_s3_security,
 )
+from devstack.private_files import make_private_dir
+from devstack.procfile import MAX_REPLICAS, PROCFILE, read_procfile, replica_count, replicate
+from services import HTTP_SERVICES
 
-HTTP_MODULES = {
-    "auth": "auth_service",
-    "post": "post_service",
-    "notification": "notification_service",
-}
+HTTP_MODULES = {service.name: service.package for service in HTTP_SERVICES}
 
 
 def mode(path) -> int:
@@ -101,11 +95,8 @@ def test_one_replica_is_the_committed_procfile_with_its_ports():
     procfile = read_procfile(PROCFILE.read_text())
     processes = replicate(procfile, 1)
     assert processes.commands == procfile
-    assert processes.upstreams == {
-        "auth": ["127.0.0.1:8001"],
-        "post": ["127.0.0.1:8002"],
-        "notification": ["127.0.0.1:8003"],
-    }
+    assert processes.upstreams == {s.name: [f"127.0.0.1:{s.port}"] for s in HTTP_SERVICES}
+    assert processes.upstreams["auth"] == ["127.0.0.1:8001"]
 
 
 def test_replicas_3_runs_three_of_each_http_service_and_worker_and_one_beat():
@@ -113,7 +104,7 @@ def test_replicas_3_runs_three_of_each_http_service_and_worker_and_one_beat():
     processes = replicate(procfile, 3)
     commands = processes.commands
     ports = [port(command) for command in commands.values() if "PORT=" in command]
-    assert len(ports) == len(set(ports)) == 9, "every service replica on a port of its own"
+    assert len(ports) == len(set(ports)) == 3 * len(HTTP_SERVICES), "a port for every replica"
     for service, package in HTTP_MODULES.items():
         replicas = [command for command in commands.values() if module(command) == package]
         assert len(replicas) == 3, service
@@ -139,7 +130,7 @@ def test_every_replica_port_stays_clear_of_the_gateway_and_the_stores():
         for addresses in processes.upstreams.values()
         for address in addresses
     }
-    assert len(ports) == 3 * MAX_REPLICAS
+    assert len(ports) == len(HTTP_SERVICES) * MAX_REPLICAS
     assert max(ports) < 8080 and not ports & {5672, 9000, 15672, 27017}
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services import HTTP_SERVICES
+from services import SERVICES as DECLARED
 from tests.deploy.conftest import ROOT
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -79,17 +81,18 @@ def test_no_syntax_directive_that_would_pull_a_frontend(dockerfile):
     assert not re.search(r"^#\s*syntax\s*=", dockerfile.read_text(), re.M | re.I)
 
 
-def test_the_image_copies_every_python_package_and_the_context_lets_it_in():
-    packages = sorted(
-        p.name
-        for p in ROOT.iterdir()
-        if (p / "__init__.py").is_file() and p.name not in ("tests", "scripts", "bench")
-    )
+def test_the_image_copies_every_declared_package_and_the_context_lets_it_in():
+    """common and each package of services.py, compiled; the HTTP services' ports exposed."""
+    packages = ["common", *(service.package for service in DECLARED)]
     dockerfile = SERVICES.read_text()
     dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
     for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile, f"{package} is not in the image"
         assert f"!{package}/" in dockerignore, f".dockerignore keeps {package} out"
+    (compiled,) = re.findall(r"^RUN python -m compileall -q (.+)$", dockerfile, re.M)
+    assert compiled.split() == packages
+    (exposed,) = re.findall(r"^EXPOSE (.+)$", dockerfile, re.M)
+    assert exposed.split() == [str(service.port) for service in HTTP_SERVICES]
 
 
 def test_both_images_run_as_a_numeric_non_root_user():

@@ -2,7 +2,7 @@
 services are and how it finds them, how long it keeps idle connections to them, which failed
 requests it tries again, and how it passes the notification stream on.
 
-`make run` and the tests render through scripts/devstack.py (write_gateway_config); compose and
+`make run` and the tests render through devstack/gateway.py (write_gateway_config); compose and
 Kubernetes through the gateway image's envsubst, from its ENV defaults plus their environment.
 """
 
@@ -10,8 +10,8 @@ import ast
 import re
 
 import pytest
-from devstack import write_gateway_config
 
+from devstack.gateway import write_gateway_config
 from tests.deploy.conftest import ROOT
 from tests.deploy.test_gateway_nginx import (
     GATEWAY_IMAGE_TEMPLATES,
@@ -44,15 +44,15 @@ def services_heartbeat() -> float:
 
 
 def services_keep_alive() -> float:
-    """uvicorn's timeout_keep_alive as common/service.py's serve() passes it."""
-    tree = ast.parse((ROOT / "common" / "service.py").read_text())
+    """uvicorn's timeout_keep_alive as common/server.py's serve() passes it."""
+    tree = ast.parse((ROOT / "common" / "server.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and ast.unparse(node.func) == "uvicorn.run":
             for keyword in node.keywords:
                 if keyword.arg == "timeout_keep_alive":
                     return float(ast.literal_eval(keyword.value))
             return UVICORN_DEFAULT_KEEP_ALIVE
-    raise AssertionError("common/service.py no longer calls uvicorn.run")
+    raise AssertionError("common/server.py no longer calls uvicorn.run")
 
 
 def without_comments(conf: str) -> str:
@@ -125,9 +125,11 @@ def test_make_run_takes_a_list_of_replicas_not_an_address(tmp_path):
         write_gateway_config(
             tmp_path,
             port=8080,
-            auth=["127.0.0.1:8001"],
-            post="127.0.0.1:8002",
-            notification=["127.0.0.1:8003"],
+            upstreams={
+                "auth": ["127.0.0.1:8001"],
+                "post": "127.0.0.1:8002",
+                "notification": ["127.0.0.1:8003"],
+            },
             web_root=tmp_path / "dist",
         )
 

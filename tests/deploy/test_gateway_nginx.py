@@ -1,6 +1,6 @@
 """The gateway templates render and pass `nginx -t` the way each deployment renders them.
 
-- local (`make run`, the tests): scripts/devstack.py's write_gateway_config, nginx.local.conf
+- local (`make run`, the tests): devstack/gateway.py's write_gateway_config, nginx.local.conf
   + upstreams.local.conf + gateway.conf, upstream blocks of 127.0.0.1 replicas.
 - compose and Kubernetes: what the gateway image's entrypoint renders into conf.d/ from its ENV
   defaults plus the compose environment / the gateway ConfigMap, under a main config shaped
@@ -26,8 +26,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from devstack import write_gateway_config
 
+from devstack.gateway import write_gateway_config
+from devstack.procfile import REPLICA_PORT_STEP
+from services import HTTP_SERVICES
 from tests.deploy.conftest import (
     GATEWAY_DOCKERFILE,
     ROOT,
@@ -39,7 +41,7 @@ from tests.deploy.conftest import (
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATES = ROOT / "deploy" / "nginx"
 GATEWAY_IMAGE_TEMPLATES = gateway_image_templates()
-SERVICES = ("auth", "post", "notification")
+SERVICES = [service.name for service in HTTP_SERVICES]
 needs_nginx = pytest.mark.skipif(not os.access(NGINX, os.X_OK), reason="nginx is not installed")
 
 
@@ -63,21 +65,19 @@ def nginx_test(conf: Path, hosts: Sequence[str] = ()) -> subprocess.CompletedPro
 
 
 def replicas(count: int) -> dict[str, list[str]]:
-    """Where `REPLICAS=<count> make run` puts each service (scripts/devstack.py's ports)."""
+    """Where `REPLICAS=<count> make run` puts each service (devstack/procfile.py's ports)."""
     return {
-        service: [f"127.0.0.1:{8001 + number + 10 * replica}" for replica in range(count)]
-        for number, service in enumerate(SERVICES)
+        s.name: [f"127.0.0.1:{s.port + REPLICA_PORT_STEP * replica}" for replica in range(count)]
+        for s in HTTP_SERVICES
+        if s.port is not None
     }
 
 
 def write_local_config(prefix: Path, count: int, **options: Any) -> Path:
     """write_gateway_config as `REPLICAS=<count> make run` calls it; returns nginx.conf."""
-    where = replicas(count)
     return write_gateway_config(
         prefix,
-        auth=where["auth"],
-        post=where["post"],
-        notification=where["notification"],
+        upstreams=replicas(count),
         **options,
     )
 

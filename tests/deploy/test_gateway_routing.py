@@ -17,17 +17,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from devstack import NGINX_TEMP_DIRS, write_gateway_config
 
+from devstack.gateway import NGINX_TEMP_DIRS, write_gateway_config
+from devstack.processes import Process, free_port, http_ok, wait_until
 from tests.deploy.test_gateway_nginx import (
     GATEWAY_IMAGE_TEMPLATES,
     NGINX,
+    SERVICES,
     image_main_conf,
     image_variant,
     needs_nginx,
     render,
 )
-from tests.support.processes import Process, free_port, http_ok, wait_until
 
 STREAM = "/api/notification/stream"
 
@@ -148,9 +149,7 @@ def test_make_run_balances_across_replicas_and_streams_each_event_at_once(tmp_pa
         conf = write_gateway_config(
             tmp_path / "nginx",
             port=port,
-            auth=addresses,
-            post=addresses,
-            notification=addresses,
+            upstreams=dict.fromkeys(SERVICES, addresses),
             web_root=tmp_path,
         )
         with gateway("routing-local-gateway", conf, port) as client:

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 from kubernetes_validate import utils as kubernetes_validate
 
+from services import HTTP_SERVICES
 from tests.deploy.conftest import K8S, ROOT
 
 # The Kubernetes version the manifests are checked against (kubernetes-validate ships it).
@@ -71,7 +72,7 @@ def test_our_workloads_have_a_read_only_root_and_a_writable_tmp(kubernetes):
 
 
 def test_the_http_services_probe_readyz_and_healthz_and_run_two_replicas(kubernetes):
-    for name in ("auth-service", "post-service", "notification-service"):
+    for name in (process for service in HTTP_SERVICES for process in service.deployed_as):
         deployment = kubernetes.kind("Deployment")[name]
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"

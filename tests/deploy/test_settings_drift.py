@@ -7,6 +7,7 @@ machine), and the values are accepted by the settings class as they are.
 
 import os
 
+from services import SERVICES
 from tests.deploy.conftest import (
     GATEWAY_DOCKERFILE,
     INTERPOLATION,
@@ -49,12 +50,7 @@ def kubernetes_containers(kubernetes):
 
 def test_compose_sets_exactly_what_each_process_reads(compose, monkeypatch):
     processes = compose_processes(compose)
-    assert {info.package for _, info in processes} >= {
-        "auth_service",
-        "post_service",
-        "notification_service",
-        "cleaner_worker",
-    }
+    assert {info.package for _, info in processes} >= {service.package for service in SERVICES}
     for name, info in processes:
         with monkeypatch.context() as scope:
             assert_matches(f"compose service {name}", info, compose.environment(name), scope)
@@ -62,7 +58,7 @@ def test_compose_sets_exactly_what_each_process_reads(compose, monkeypatch):
 
 def test_kubernetes_sets_exactly_what_each_process_reads(kubernetes, monkeypatch):
     containers = list(kubernetes_containers(kubernetes))
-    assert len(containers) == 5  # auth, post, notification, cleaner worker and beat
+    assert len(containers) == sum(len(service.deployed_as) for service in SERVICES)
     for where, container, info in containers:
         env = kubernetes.container_env(container)
         assert env.get("ENVIRONMENT") == "production", where
@@ -84,10 +80,7 @@ def test_gateway_gets_every_template_placeholder_and_nothing_else(compose, kuber
 
 
 def every_settings_class():
-    # common/ holds the shared base classes; every other package with settings is a process.
-    packages = [p.name for p in ROOT.iterdir() if (p / "settings.py").is_file()]
-    packages.remove("common")
-    return [settings_for(["python", "-m", package]) for package in sorted(packages)]
+    return [settings_for(["python", "-m", service.package]) for service in SERVICES]
 
 
 def per_process_names(compose) -> set[str]:

@@ -8,7 +8,7 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from tests.support.polling import eventually
-from tests.support.stack import User
+from tests.support.users import User
 
 BURST = 500
 

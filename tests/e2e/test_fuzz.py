@@ -18,10 +18,11 @@ import hypothesis
 import pytest
 import schemathesis
 
-from tests.support.processes import ROOT
-from tests.support.stack import User
+from devstack import ROOT
+from services import HTTP_SERVICES
+from tests.support.users import User
 
-SERVICES = ["auth", "post", "notification"]
+SERVICES = [service.name for service in HTTP_SERVICES]
 DOCUMENTS = ROOT / "web" / "openapi"
 SEED = 20261126
 MAX_EXAMPLES = 50  # per operation, in the fuzzing phase (the coverage phase adds its own cases)

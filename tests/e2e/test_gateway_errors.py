@@ -3,7 +3,7 @@
 
 import httpx
 
-from tests.support.processes import free_port, start_gateway
+from devstack.processes import free_port, start_gateway
 
 SECURITY_HEADERS = ("X-Request-ID", "X-Content-Type-Options", "Content-Security-Policy")
 

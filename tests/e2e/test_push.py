@@ -1,5 +1,5 @@
 """Push to browsers with several replicas of every service: 3 notification and 2 post replicas
-behind one gateway (``replicated_stack``). Streams are read by tests/support/sse.py, which does
+behind one gateway (``replicated_stack``). Streams are read by devstack/sse.py, which does
 what the web client does."""
 
 import asyncio
@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
+from devstack.sse import STREAM, StreamClient
 from tests.support.polling import eventually
-from tests.support.sse import STREAM, StreamClient
-from tests.support.stack import User
+from tests.support.users import User
 
 
 def person(stack, name: str) -> User:

@@ -9,9 +9,10 @@ import httpx
 from pymongo import MongoClient
 
 from auth_service.tokens import TokenIssuer
+from devstack.processes import wait_until
+from services import HTTP_SERVICES
 from tests.conftest import AUDIENCE, ISSUER
-from tests.support.processes import wait_until
-from tests.support.stack import User
+from tests.support.users import User
 
 CODE = 'fn main() {\n    println!("<script>alert(1)</script> & \\u{1F600}");\n}\n'
 
@@ -149,9 +150,9 @@ def test_gateway_slows_down_password_guessing(stack):
 
 def test_gateway_serves_api_docs_and_security_headers(stack):
     gateway = httpx.Client(base_url=stack.gateway, timeout=10)
-    for service in ("auth", "post", "notification"):
-        assert gateway.get(f"/api/{service}/docs").status_code == 200
-        spec = gateway.get(f"/api/{service}/openapi.json")
+    for service in HTTP_SERVICES:
+        assert gateway.get(f"{service.route}/docs").status_code == 200
+        spec = gateway.get(f"{service.route}/openapi.json")
         assert spec.status_code == 200
         assert all(
             path.startswith(("/api/", "/healthz", "/readyz")) for path in spec.json()["paths"]

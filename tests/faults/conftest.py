@@ -4,9 +4,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import Names
-from tests.support.processes import private_rabbit
-from tests.support.stack import Stack
+from devstack.processes import private_rabbit
+from devstack.stack import Names, Stack
 
 
 @pytest.fixture(scope="module")

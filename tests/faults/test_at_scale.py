@@ -11,9 +11,9 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from devstack.processes import wait_until
+from devstack.stack import Stack
 from tests.support.polling import eventually
-from tests.support.processes import wait_until
-from tests.support.stack import Stack
 
 SCALE = 1000
 Mongo = MongoClient[dict[str, Any]]

@@ -10,12 +10,12 @@ import aio_pika
 from pymongo import AsyncMongoClient
 
 from common.clock import utc_now
+from common.components import running
 from common.events import Event
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
 from common.outbox import DUE, PUBLISHED, Outbox
 from common.relay import OutboxRelay
-from common.service import running
 from tests.support.polling import eventually
 
 

@@ -6,7 +6,7 @@ These tests stop and start servers, so they run against a RabbitMQ node of their
 import httpx
 import pytest
 
-from tests.support.processes import wait_until
+from devstack.processes import wait_until
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import pytest
 from minio import Minio
 from pymongo import MongoClient
 
-from tests.conftest import S3, Names
+from devstack.processes import start_mongo, start_s3, wait_until
+from devstack.stack import S3, Names, Stack
 from tests.support.polling import eventually
-from tests.support.processes import start_mongo, start_s3, wait_until
-from tests.support.stack import Stack
 
 CODE = "print('hello')\n" * 3
 

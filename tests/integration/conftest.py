@@ -39,7 +39,7 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcessClient]:
 def auth_settings(mongo_url, keys, names) -> AuthSettings:
     return AuthSettings(
         mongo_url=mongo_url,
-        mongo_db=names.auth_db,
+        mongo_db=names.database("auth"),
         bcrypt_rounds=4,
         jwt_private_key_file=keys.private,
         jwt_public_key_file=keys.public,
@@ -52,7 +52,7 @@ def auth_settings(mongo_url, keys, names) -> AuthSettings:
 def post_settings(mongo_url, s3, rabbit, keys, names) -> PostSettings:
     return PostSettings(
         mongo_url=mongo_url,
-        mongo_db=names.posts_db,
+        mongo_db=names.database("post"),
         rabbitmq_url=rabbit.url,
         events_exchange=names.exchange,
         s3_endpoint=s3.endpoint,
@@ -71,7 +71,7 @@ def post_settings(mongo_url, s3, rabbit, keys, names) -> PostSettings:
 def notification_settings(mongo_url, rabbit, keys, names) -> NotificationSettings:
     return NotificationSettings(
         mongo_url=mongo_url,
-        mongo_db=names.notifications_db,
+        mongo_db=names.database("notification"),
         rabbitmq_url=rabbit.url,
         events_exchange=names.exchange,
         notification_queue=names.queue,

@@ -3,7 +3,7 @@ with its keys: not anonymously through its filer, master or volume server over H
 copying a volume over its gRPC ports.
 
 It runs its own `weed mini` here, started by start_object_store with the Procfile's flags and
-security config (scripts/devstack.py: S3_FLAGS, write_s3_security).
+security config (devstack/object_store.py: S3_FLAGS, write_s3_security).
 """
 
 import io
@@ -20,7 +20,7 @@ import jwt
 import pytest
 from minio import Minio
 
-from tests.support.processes import VENV_BIN, ObjectStore, start_object_store, wait_until
+from devstack.processes import VENV_BIN, ObjectStore, start_object_store, wait_until
 
 BUCKET = "snippets"
 KEY = "posts/secret.txt"

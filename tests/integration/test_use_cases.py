@@ -10,12 +10,12 @@ from common.leases import Lease
 from common.messaging import Broker, EventPublisher
 from common.mongo import connect_mongo
 from common.relay import OutboxRelay
+from devstack.processes import free_port
 from notification_service import use_cases as notifications
 from notification_service.store import NotificationStore
 from post_service import use_cases as posts
 from post_service.snippets import SnippetStore
 from post_service.store import PostStore
-from tests.support.processes import free_port
 
 CODE = "print('<&>')\n" * 3
 
@@ -23,8 +23,8 @@ CODE = "print('<&>')\n" * 3
 @pytest.fixture
 async def db(mongo_url, names):
     client = connect_mongo(mongo_url)
-    yield client[names.posts_db]
-    await client.drop_database(names.posts_db)
+    yield client[names.database("post")]
+    await client.drop_database(names.database("post"))
     await client.close()
 
 
@@ -86,7 +86,7 @@ async def test_no_snippet_store_stores_nothing(db, s3, rabbit, names):
 
 async def test_notify_stores_one_notification_per_post_whatever_the_repeats(mongo_url, names):
     client = connect_mongo(mongo_url)
-    store = NotificationStore(client[names.notifications_db], timedelta(days=1))
+    store = NotificationStore(client[names.database("notification")], timedelta(days=1))
     await store.create_indexes()
     post = PostSnapshot(
         id="post-1",
@@ -101,5 +101,5 @@ async def test_notify_stores_one_notification_per_post_whatever_the_repeats(mong
     assert [n.post_id for n in first] == ["post-1"] and again == []
     stored = await store.for_post("post-1")
     assert stored is not None and str(stored["_id"]) == first[0].id
-    await client.drop_database(names.notifications_db)
+    await client.drop_database(names.database("notification"))
     await client.close()

@@ -5,18 +5,9 @@ import re
 import httpx
 import pytest
 
-from auth_service.app import create_app as auth_app
-from auth_service.settings import AuthSettings
-from notification_service.app import create_app as notification_app
-from notification_service.settings import NotificationSettings
-from post_service.app import create_app as post_app
-from post_service.settings import PostSettings
+from services import HTTP_SERVICES
 
-APPS = {
-    "auth": lambda: auth_app(AuthSettings()),
-    "post": lambda: post_app(PostSettings()),
-    "notification": lambda: notification_app(NotificationSettings()),
-}
+APPS = {service.name: service.create_app for service in HTTP_SERVICES}
 
 
 @pytest.mark.parametrize("service", list(APPS))

@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 from pydantic import BaseModel
 
-from common import service
+from common import server
 from common.service import create_service_app
 
 PASSWORD = "s3cret-horse-battery"
@@ -100,5 +100,5 @@ def test_uvicorn_outlives_the_gateways_idle_upstream_connections(monkeypatch):
     longer, or it closes one just as nginx sends a request on it."""
     options = {}
     monkeypatch.setattr(uvicorn, "run", lambda _app, **kwargs: options.update(kwargs))
-    service.serve(probe_app(), "127.0.0.1", 8000)
+    server.serve(probe_app(), "127.0.0.1", 8000)
     assert options["timeout_keep_alive"] > 60

@@ -1,4 +1,5 @@
-"""Real servers as child processes, each on free ports with its own data, logs in .artifacts/.
+"""Real servers as child processes, each on free ports with its own data, logs in .artifacts/
+(the tests' and bench's stacks).
 
 Nothing here is a mock: MongoDB-wire (secantusdb), S3 (SeaweedFS), RabbitMQ, our services and
 nginx are started as they are in `make run`, only on ports and names no one else uses.
@@ -18,33 +19,36 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from devstack import (
-    S3_FLAGS,
-    port_open,
-    write_gateway_config,
-    write_s3_credentials,
-    write_s3_security,
-)
+from devstack import ROOT
+from devstack.gateway import write_gateway_config
+from devstack.object_store import S3_FLAGS, write_s3_credentials, write_s3_security
 
-ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / ".artifacts"
 LOGS = ARTIFACTS / "logs"
 
 
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 class ProcessDied(RuntimeError):
     """A server we wait for has exited: waiting longer cannot help."""
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str, every: float = 0.1):
-    """Poll ``check`` until it returns something truthy; fail with ``what`` at the deadline."""
+def wait_until(check: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that (typed Any: callers
+    poll for a value that may be None until it is not); fail with ``what`` at the deadline."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while time.monotonic() < deadline:
@@ -63,7 +67,7 @@ def wait_until(check: Callable[[], object], timeout: float, what: str, every: fl
 def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own server)
-            return response.status == 200
+            return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
 
@@ -162,7 +166,7 @@ class ObjectStore:
 
 def start_object_store(name: str, data: Path, access_key: str, secret_key: str) -> ObjectStore:
     """SeaweedFS with every port it opens chosen free, so a running `make run` is no obstacle,
-    and the Procfile's flags and security config (scripts/devstack.py)."""
+    and the Procfile's flags and security config (devstack/object_store.py)."""
     data.mkdir(parents=True, exist_ok=True)
     write_s3_credentials(data / "auth.json", access_key, secret_key)
     config_dir = write_s3_security(data / "security")
@@ -321,15 +325,13 @@ def start_gateway(
     upstreams: dict[str, list[str]],
     rate_limit: str = "50r/s",
 ) -> tuple[Process, str]:
-    """nginx with the `make run` config on a free port, in front of ``upstreams``: for "auth",
-    "post" and "notification", the host:port of every replica (it balances across them)."""
+    """nginx with the `make run` config on a free port, in front of ``upstreams``: for each
+    declared HTTP service, the host:port of every replica (it balances across them)."""
     port = free_port()
     conf = write_gateway_config(
         prefix,
         port=port,
-        auth=upstreams["auth"],
-        post=upstreams["post"],
-        notification=upstreams["notification"],
+        upstreams=upstreams,
         web_root=ROOT / "web" / "dist",
         rate_limit=rate_limit,
     )

@@ -1,15 +1,56 @@
-"""The whole system as `make run` starts it (services, gateway, cleaner), on private names."""
+"""The whole system as `make run` starts it (services, gateway, cleaner), on private names:
+the tests' stacks and bench's."""
 
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from devstack.processes import Process, start_gateway, start_service, wait_until
+from services import HTTP_SERVICES, SERVICES, service_named
 
-from tests.support.processes import Process, start_gateway, start_service, wait_until
 
-SERVICES = {"auth": "auth_service", "post": "post_service", "notification": "notification_service"}
-DATABASES = {"auth": "auth_db", "post": "posts_db", "notification": "notifications_db"}
+@dataclass(frozen=True)
+class Keys:
+    """The token key pair: auth_service signs with the private key, the others verify."""
+
+    private: Path
+    public: Path
+
+
+@dataclass(frozen=True)
+class S3:
+    """Where the object store is and the keys to it."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+@dataclass(frozen=True)
+class Names:
+    """Database, exchange, queue and bucket names no other stack (or `make run`) uses."""
+
+    suffix: str
+
+    def database(self, name: str) -> str:
+        """The database of the service called ``name`` (services.py), with the suffix."""
+        return f"{service_named(name).database}_{self.suffix}"
+
+    @property
+    def exchange(self) -> str:
+        return f"events.{self.suffix}"
+
+    @property
+    def queue(self) -> str:
+        return f"notification.{self.suffix}"
+
+    @property
+    def bucket(self) -> str:
+        return f"snippets-{self.suffix}"
+
+    @property
+    def cleaner_queue(self) -> str:
+        return f"cleaner.{self.suffix}"
 
 
 @dataclass
@@ -24,7 +65,17 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def configure(cls, name, *, mongo_url, s3, rabbit_url, keys, names, workdir: Path) -> "Stack":
+    def configure(
+        cls,
+        name: str,
+        *,
+        mongo_url: str,
+        s3: S3,
+        rabbit_url: str,
+        keys: Keys,
+        names: Names,
+        workdir: Path,
+    ) -> "Stack":
         env = {
             "ENVIRONMENT": "development",
             "LOG_LEVEL": "INFO",
@@ -45,8 +96,7 @@ class Stack:
             "OUTBOX_CLAIM_TIMEOUT": "2",
             "CLEANER_QUEUE": names.cleaner_queue,
         }
-        databases = {service: getattr(names, attr) for service, attr in DATABASES.items()}
-        return cls(name, env, databases, workdir)
+        return cls(name, env, {s.name: names.database(s.name) for s in SERVICES}, workdir)
 
     def start_service(
         self, service: str, replica: int = 1, env: dict[str, str] | None = None, port: int = 0
@@ -56,7 +106,7 @@ class Stack:
         first, ``service-<n>`` for the others."""
         key = service if replica == 1 else f"{service}-{replica}"
         env = {**self.env, "MONGO_DB": self.databases[service], **(env or {})}
-        proc, url = start_service(f"{self.name}-{key}", SERVICES[service], env, port)
+        proc, url = start_service(f"{self.name}-{key}", service_named(service).package, env, port)
         self.processes[key], self.urls[key] = proc, url
         return url
 
@@ -68,16 +118,18 @@ class Stack:
         return [k for k in self.urls if k == service or k.startswith(f"{service}-")]
 
     def start(self, with_gateway: bool = True, replicas: dict[str, int] | None = None) -> "Stack":
-        for service in SERVICES:
-            for replica in range(1, (replicas or {}).get(service, 1) + 1):
-                self.start_service(service, replica)
+        # Consumers first: their queues are bound before anything publishes.
+        for declared in sorted(HTTP_SERVICES, key=lambda s: not s.consumes_events):
+            for replica in range(1, (replicas or {}).get(declared.name, 1) + 1):
+                self.start_service(declared.name, replica)
         if with_gateway:
             self.start_gateway("gateway", rate_limit="100r/s")
         return self
 
     def start_gateway(self, key: str, rate_limit: str) -> str:
         upstreams = {
-            s: [self.urls[k].removeprefix("http://") for k in self.replicas(s)] for s in SERVICES
+            s.name: [self.urls[k].removeprefix("http://") for k in self.replicas(s.name)]
+            for s in HTTP_SERVICES
         }
         proc, url = start_gateway(f"{self.name}-{key}", self.workdir / key, upstreams, rate_limit)
         self.processes[key], self.urls[key] = proc, url
@@ -87,7 +139,7 @@ class Stack:
         """A real Celery worker and beat on the notification database."""
         env = {
             **self.env,
-            "MONGO_DB": self.databases["notification"],
+            "MONGO_DB": self.databases["cleaner"],
             "NOTIFICATION_MAX_AGE": str(max_age),
             "CLEANER_INTERVAL": str(interval),
         }
@@ -131,46 +183,3 @@ class Stack:
     @property
     def gateway(self) -> str:
         return self.urls["gateway"]
-
-
-class User:
-    """A person using the API through the gateway."""
-
-    def __init__(self, gateway: str, email: str, password: str = "correct horse battery") -> None:
-        self.email, self.password = email, password
-        self.http = httpx.Client(base_url=gateway, timeout=10)
-        self.token: str | None = None
-
-    def sign_up(self) -> dict:
-        answer = self.http.post(
-            "/api/signup", json={"email": self.email, "password": self.password}
-        )
-        assert answer.status_code == 201, answer.text
-        return answer.json()
-
-    def sign_in(self) -> "User":
-        answer = self.http.post(
-            "/api/signin", json={"email": self.email, "password": self.password}
-        )
-        assert answer.status_code == 200, answer.text
-        self.token = answer.json()["access_token"]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
-        return self
-
-    def post(self, text: str, code: str | None = None, language: str | None = None) -> dict:
-        answer = self.http.post(
-            "/api/post", json={"text": text, "code": code, "language": language}
-        )
-        assert answer.status_code == 201, answer.text
-        return answer.json()
-
-    def feed(self, limit: int = 100) -> list[dict]:
-        return self._ok(self.http.get("/api/post", params={"limit": limit}))["items"]
-
-    def notifications(self, limit: int = 100) -> list[dict]:
-        return self._ok(self.http.get("/api/notification", params={"limit": limit}))["items"]
-
-    @staticmethod
-    def _ok(answer: httpx.Response) -> dict:
-        assert answer.status_code == 200, answer.text
-        return answer.json()
