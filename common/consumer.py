@@ -61,7 +61,9 @@ BATCH_SIZE = Histogram(
     ["consumer"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250),
 )
-EVENTS = Counter("consumer_events", "Messages handled, by outcome", ["consumer", "outcome"])
+CONSUMED_EVENTS = Counter(
+    "consumer_events", "Messages handled, by outcome", ["consumer", "outcome"]
+)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class EventConsumer:
         for message in messages:
             parsed = self._parse(message)
             if parsed is None:
-                EVENTS.labels(self._name, "rejected").inc()
+                CONSUMED_EVENTS.labels(self._name, "rejected").inc()
                 await message.reject(requeue=False)
             else:
                 by_key.setdefault(message.routing_key or "", []).append((message, parsed))
@@ -200,7 +202,7 @@ class EventConsumer:
                     applied = await handler.handle(events)
         except Exception:
             log.exception("event handling failed, returned to the queue", events=len(events))
-            EVENTS.labels(self._name, "requeued").inc(len(events))
+            CONSUMED_EVENTS.labels(self._name, "requeued").inc(len(events))
             for message, _ in received:
                 await message.nack(requeue=True)
             return
@@ -208,7 +210,7 @@ class EventConsumer:
         for message, event in received:
             await message.ack()
             new = event.event_id in applied
-            EVENTS.labels(self._name, "applied" if new else "duplicate").inc()
+            CONSUMED_EVENTS.labels(self._name, "applied" if new else "duplicate").inc()
             CONSUMER_LAG.labels(self._name).observe((handled - event.occurred_at).total_seconds())
             with _correlated(message):
                 log.info(

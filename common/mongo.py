@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import stamina
+from bson import ObjectId
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
@@ -52,3 +53,8 @@ async def service_database(app: FastAPI, settings: ServiceSettings) -> AsyncIter
         yield db
     finally:
         await app.state.mongo.close()
+
+
+def parse_object_id(value: str) -> ObjectId | None:
+    """The ObjectId in a path parameter, or ``None`` when it is not one (the caller answers 404)."""
+    return ObjectId(value) if ObjectId.is_valid(value) else None

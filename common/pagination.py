@@ -15,7 +15,6 @@ import base64
 import re
 from typing import Annotated, Any
 
-from bson import ObjectId
 from fastapi import Query
 from pymongo import ReturnDocument
 
@@ -71,11 +70,6 @@ Cursor = Annotated[
 def next_cursor(docs: list[Document], limit: int) -> str | None:
     """The cursor after a page fetched with ``limit + 1``: ``None`` when it was the last page."""
     return encode_cursor(docs[limit - 1]["seq"]) if len(docs) > limit else None
-
-
-def parse_object_id(value: str) -> ObjectId | None:
-    """The ObjectId in a path parameter, or ``None`` when it is not one (the caller answers 404)."""
-    return ObjectId(value) if ObjectId.is_valid(value) else None
 
 
 class Sequence:

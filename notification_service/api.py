@@ -11,11 +11,13 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.events import NotificationSnapshot
-from common.pagination import Cursor, Limit, next_cursor, parse_object_id
+from common.mongo import parse_object_id
+from common.pagination import Cursor, Limit, next_cursor
 from common.state import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
 from notification_service.push import NotificationAnnouncer, PushHub, TooManyStreams, stream_of
 from notification_service.store import UNREAD_CAP, NotificationStore
+from notification_service.use_cases import notify
 
 router = APIRouter(
     prefix="/api/notification",
@@ -191,16 +193,14 @@ async def create_notification(
     announcer: Announcer,
     response: Response,
 ) -> Notification:
-    """Create the notification of a post this service was told of, with the same store call the
-    event consumer makes: idempotent, a repeat answers 200 with the existing one. A post older
+    """Create the notification of a post this service was told of, with the same use case the
+    event handler calls: idempotent, a repeat answers 200 with the existing one. A post older
     than NOTIFICATION_MAX_AGE has no notification any more (the cleaner's deletion is final):
     404, as for a post never announced."""
     post = await store.known_post(body.post_id)
     if post is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post, or its notification expired")
-    added = await store.add([post])
-    if added and announcer is not None:
-        await announcer.announce(added)
+    added = await notify([post], store=store, announcer=announcer)
     if not added:
         response.status_code = status.HTTP_200_OK
     doc = await store.for_post(post.id)

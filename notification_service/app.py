@@ -12,7 +12,7 @@ from common.mongo import ping, service_database
 from common.service import create_service_app
 from common.tokens import TokenVerifier
 from notification_service.api import router
-from notification_service.consumer import event_handlers, push_handlers
+from notification_service.handlers import event_handlers, push_handlers
 from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.settings import NotificationSettings
 from notification_service.store import NotificationStore

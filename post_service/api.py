@@ -8,7 +8,8 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
-from common.pagination import Cursor, Limit, next_cursor, parse_object_id
+from common.mongo import parse_object_id
+from common.pagination import Cursor, Limit, next_cursor
 from common.relay import OutboxRelay
 from common.state import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser

@@ -4,8 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from common.clock import utc_now
-from common.events import PostCreated, PostSnapshot, event_for
+from common.events import PostCreated, event_for
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
 from common.mongo import connect_mongo
@@ -84,22 +83,32 @@ async def test_no_snippet_store_stores_nothing(db, s3, rabbit, names):
     assert await db["posts"].count_documents({}) == 0
 
 
-async def test_notify_stores_one_notification_per_post_whatever_the_repeats(mongo_url, names):
-    client = connect_mongo(mongo_url)
-    store = NotificationStore(client[names.database("notification")], timedelta(days=1))
+async def test_notify_stores_one_notification_per_post_whatever_the_repeats(
+    db, s3, rabbit, mongo_url, names
+):
+    # The event as the post use case stores it: what the relay would hand the consumer.
+    store = PostStore(db)
     await store.create_indexes()
-    post = PostSnapshot(
-        id="post-1",
-        author_id="author-1",
-        author_email="a@example.com",
-        preview="A question",
-        has_code=False,
-        created_at=utc_now(),
+    post = await posts.create_post(
+        posts.Author("author-1", "a@example.com"),
+        "A question",
+        None,
+        None,
+        posts=store,
+        snippets=snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket),  # no code: unused
+        relay=relay_for(store, db, rabbit.url),
+        correlation=None,
     )
-    first = await notifications.notify([post], store=store, announcer=None)
-    again = await notifications.notify([post, post], store=store, announcer=None)
-    assert [n.post_id for n in first] == ["post-1"] and again == []
-    stored = await store.for_post("post-1")
+    [entry] = (await db["posts"].find_one({"_id": post["_id"]}))["outbox"]["events"].values()
+    snapshot = PostCreated.model_validate(entry["event"]).post
+
+    client = connect_mongo(mongo_url)
+    notes = NotificationStore(client[names.database("notification")], timedelta(days=1))
+    await notes.create_indexes()
+    first = await notifications.notify([snapshot], store=notes, announcer=None)
+    again = await notifications.notify([snapshot, snapshot], store=notes, announcer=None)
+    assert [n.post_id for n in first] == [str(post["_id"])] and again == []
+    stored = await notes.for_post(str(post["_id"]))
     assert stored is not None and str(stored["_id"]) == first[0].id
     await client.drop_database(names.database("notification"))
     await client.close()

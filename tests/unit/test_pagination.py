@@ -6,13 +6,13 @@ import pytest
 from bson import ObjectId
 
 from common.clock import utc_now
+from common.mongo import parse_object_id
 from common.pagination import (
     CURSOR_PATTERN,
     InvalidCursor,
     decode_cursor,
     encode_cursor,
     next_cursor,
-    parse_object_id,
 )
 
 

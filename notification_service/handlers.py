@@ -8,6 +8,7 @@ from common.consumer import Handler
 from common.events import Event, NotificationCreated, PostCreated
 from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.store import NotificationStore
+from notification_service.use_cases import notify
 
 
 def event_handlers(
@@ -15,16 +16,14 @@ def event_handlers(
 ) -> dict[type[Event], Handler]:
     async def posts_created(events: list[PostCreated]) -> set[str]:
         """One notification per post, the batch in one bulk insert; redeliveries add nothing.
-
-        Each is announced for the replicas to push, a redelivered one's again: the replica that
-        stored it may have died before announcing it (and every replica drops a repeat).
-        """
-        added = await store.add([event.post for event in events])
-        posts = {notification.post_id for notification in added}
-        again = await store.notifications_of(
-            [event.post.id for event in events if event.post.id not in posts]
+        Each is announced for the replicas to push, a redelivered one's again (use_cases.py)."""
+        added = await notify(
+            [event.post for event in events],
+            store=store,
+            announcer=announcer,
+            announce_existing=True,
         )
-        await announcer.announce(added + again)
+        posts = {notification.post_id for notification in added}
         return {event.event_id for event in events if event.post.id in posts}
 
     return {
