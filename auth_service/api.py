@@ -13,6 +13,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from auth_service import use_cases
 from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from auth_service.tokens import TokenIssuer
@@ -121,9 +122,8 @@ Tokens = Annotated[TokenIssuer, from_state("tokens", TokenIssuer)]
     responses={409: error_response("Email already registered")},
 )
 async def sign_up(body: SignUp, users: Users, passwords: Passwords) -> UserOut:
-    password_hash = await passwords.hash(body.password)
     try:
-        user = await users.create(body.email, password_hash)
+        user = await use_cases.sign_up(body.email, body.password, users=users, passwords=passwords)
     except EmailTaken:
         raise HTTPException(status.HTTP_409_CONFLICT, "email already registered") from None
     return UserOut(id=user.id, email=user.email)
@@ -135,10 +135,9 @@ async def sign_up(body: SignUp, users: Users, passwords: Passwords) -> UserOut:
     responses={401: error_response("Unknown email or wrong password")},
 )
 async def sign_in(body: SignIn, users: Users, passwords: Passwords, tokens: Tokens) -> AccessToken:
-    user = await users.by_email(body.email)
-    # An unknown email is checked against a dummy hash: both failures take the same time.
-    matches = await passwords.verify(body.password, user.password_hash if user else None)
-    if user is None or not matches:
+    token = await use_cases.sign_in(
+        body.email, body.password, users=users, passwords=passwords, tokens=tokens
+    )
+    if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_CREDENTIALS)
-    token = tokens.mint(user.id, user.email)
     return AccessToken(access_token=token, expires_in=int(tokens.ttl.total_seconds()))

@@ -1,20 +1,26 @@
-"""The use cases without HTTP, against the real stores: what a route or a handler calls."""
+"""The use cases of every service without HTTP, against the real stores: what a route or a
+handler calls."""
 
 from datetime import timedelta
 
 import pytest
 
+from auth_service import use_cases as accounts
+from auth_service.passwords import PasswordHasher
+from auth_service.store import EmailTaken, UserStore
 from common.events import PostCreated, event_for
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
 from common.mongo import connect_mongo
 from common.relay import OutboxRelay
+from common.tokens import TokenVerifier
 from devstack.processes import free_port
 from notification_service import use_cases as notifications
 from notification_service.store import NotificationStore
 from post_service import use_cases as posts
 from post_service.snippets import SnippetStore
 from post_service.store import PostStore
+from tests.conftest import AUDIENCE, ISSUER
 
 CODE = "print('<&>')\n" * 3
 
@@ -111,4 +117,27 @@ async def test_notify_stores_one_notification_per_post_whatever_the_repeats(
     stored = await notes.for_post(str(post["_id"]))
     assert stored is not None and str(stored["_id"]) == first[0].id
     await client.drop_database(names.database("notification"))
+    await client.close()
+
+
+async def test_sign_up_then_sign_in_gives_a_token_and_a_wrong_password_none(
+    mongo_url, names, keys, issuer
+):
+    client = connect_mongo(mongo_url)
+    users, passwords = UserStore(client[names.database("auth")]), PasswordHasher(rounds=4)
+    await users.create_indexes()
+    email = f"{names.suffix}@example.com"
+    user = await accounts.sign_up(email, "correct horse", users=users, passwords=passwords)
+    with pytest.raises(EmailTaken):
+        await accounts.sign_up(email, "another one", users=users, passwords=passwords)
+
+    def sign_in(password: str):
+        return accounts.sign_in(email, password, users=users, passwords=passwords, tokens=issuer)
+
+    token = await sign_in("correct horse")
+    assert token is not None
+    verifier = TokenVerifier(keys.public.read_bytes(), ISSUER, AUDIENCE)
+    assert verifier.verify(token).id == user.id
+    assert await sign_in("wrong horse") is None
+    await client.drop_database(names.database("auth"))
     await client.close()
