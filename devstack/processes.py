@@ -272,6 +272,16 @@ class RabbitNode:
         )
         popen.wait(30)
 
+    def kill(self) -> None:
+        """SIGKILL to the node's Erlang VM (by its pid file): no shutdown of any kind."""
+        if self.process is None or not self.process.running:
+            return
+        pid = int((self.base / "rabbitmq.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        popen = self.process.popen
+        assert popen is not None  # a running process has one
+        popen.wait(30)
+
     def remove_data(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)
 
