@@ -97,6 +97,21 @@ async def unread_count(user: CurrentUser, store: Notifications) -> UnreadCount:
 # its client resynchronises the rest from the list, as it does on every connect.
 CATCH_UP = 100
 HEARTBEAT_SECONDS = 15
+# One event of the stream, as OpenAPI 3.2 describes Server-Sent Events (and FastAPI's own SSE
+# routes do in 3.1 documents): `itemSchema` for each event, whose `data` is a JSON Notification.
+NOTIFICATION_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"const": "notification"},
+        "id": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/Notification"},
+        },
+    },
+    "required": ["event", "id", "data"],
+}
 
 
 @router.get(
@@ -111,7 +126,7 @@ HEARTBEAT_SECONDS = 15
                 "(a slow reader, a restart, its maximum age): reconnect with `Last-Event-ID` "
                 f"to be sent the newest {CATCH_UP} missed first."
             ),
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"itemSchema": NOTIFICATION_EVENT}},
         },
         503: error_response("This replica serves as many streams as it may; try again"),
     },

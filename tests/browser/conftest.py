@@ -2,7 +2,8 @@
 
 Every page a test opens gets its own browser context (its own localStorage, so its own signed-in
 person). Screenshots go to .artifacts/screenshots/; with SOL_UPDATE_DOCS_SCREENSHOTS=1 the
-ones the README shows are also copied to docs/screenshots/.
+ones the README shows are also copied to docs/screenshots/. Each page a person reads is checked
+by axe-core (web/node_modules/axe-core, no CDN): no serious or critical violation.
 """
 
 import os
@@ -32,6 +33,9 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 DOCS_MAX_BYTES = 150_000  # committed to git: keep them small
 DOCS_SET = {"signup", "signin-error", "home", "notifications", "post", "home-phone"}
+
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")  # axe's two highest impacts: barriers, not nuisances
 
 DESKTOP: ViewportSize = {"width": 1100, "height": 800}
 
@@ -121,3 +125,32 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+@pytest.fixture(scope="session")
+def accessible() -> Callable[[Page], None]:
+    """``accessible(page)``: axe-core's rules (WCAG 2 A and AA, best practices) find no serious
+    or critical violation on the page as it is now; the assertion lists each one found."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE.relative_to(ROOT)} is missing: `cd web && npm ci`", pytrace=False)
+    source = AXE.read_text()
+
+    def check(page: Page) -> None:
+        # Evaluated through the DevTools protocol, which the gateway's CSP (no inline script,
+        # nothing from elsewhere) does not govern: the page is tested as it is served.
+        if not page.evaluate("() => 'axe' in window"):
+            page.evaluate(source)
+        violations = page.evaluate(
+            """async (impacts) => (await axe.run(document, {resultTypes: ['violations']}))
+                .violations.filter((v) => impacts.includes(v.impact))
+                .map((v) => ({id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
+                    nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${n.failureSummary}`)}))""",
+            list(SERIOUS),
+        )
+        found = "\n".join(
+            f"{v['impact']} {v['id']}: {v['help']} ({v['url']})\n  " + "\n  ".join(v["nodes"])
+            for v in violations
+        )
+        assert not violations, f"axe-core on {page.url}:\n{found}"
+
+    return check

@@ -1,7 +1,8 @@
 """The web client in a real browser, through the gateway, against the whole real system.
 
 What a person sees: signing up and in, posting code, reading others' posts, the unread badge
-that updates on its own, and opening a notification onto the exact code that was posted.
+that updates on its own, and opening a notification onto the exact code that was posted. Every
+page it reads (sign-up, sign-in, Home, a post, Notifications, Home on a phone) passes axe-core.
 """
 
 import re
@@ -35,12 +36,14 @@ def unique_text(what: str) -> str:
     return f"{what} ({uuid.uuid4().hex[:6]})"
 
 
-def sign_up(page: Page, email: str, screenshot=None) -> None:
+def sign_up(page: Page, email: str, screenshot=None, accessible=None) -> None:
     page.goto("/signup")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     if screenshot:
         screenshot(page, "signup")
+    if accessible:
+        accessible(page)
     page.get_by_role("button", name="Sign up").click()
 
 
@@ -91,7 +94,7 @@ def expect_unread(page: Page, count: int, timeout: float = 10_000) -> None:
 
 
 def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
-    open_page, app_url, screenshot
+    open_page, app_url, screenshot, accessible
 ):
     a_email, b_email = unique_email("a"), unique_email("b")
     a, b = open_page(), open_page()
@@ -105,7 +108,7 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
         page.on("dialog", on_dialog)
 
     # A signs up through the form, lands on Home and posts a Python snippet.
-    sign_up(a, a_email, screenshot)
+    sign_up(a, a_email, screenshot, accessible)
     expect_home_of(a, a_email)
     first_text = unique_text("How do I greet safely in Python?")
     first_id = compose(a, first_text, CODE, "python")
@@ -136,6 +139,7 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
     expect_unread(b, unread + 1, timeout=15_000)
     assert b.evaluate("() => window.stillTheSamePage") is True
     screenshot(b, "home")
+    accessible(b)
 
     # B opens Notifications and follows the one for A's first post onto the exact code.
     notifications_link(b).click()
@@ -149,6 +153,7 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
     expect(note).to_contain_text(a_email)
     expect(note).to_contain_text("Unread")
     screenshot(b, "notifications")
+    accessible(b)
     note.click()
 
     expect(b).to_have_url(f"{app_url}/posts/{first_id}")
@@ -161,6 +166,7 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
     assert code.locator("img, script, b").count() == 0
     expect_unread(b, unread)  # opening it marked it read
     screenshot(b, "post")
+    accessible(b)
 
     # A's own Home never shows A's own posts.
     a.goto("/")
@@ -171,7 +177,9 @@ def test_two_people_post_see_each_others_code_and_follow_a_notification_to_it(
     assert dialogs == []
 
 
-def test_a_wrong_password_is_refused_on_the_sign_in_page(open_page, app_url, screenshot):
+def test_a_wrong_password_is_refused_on_the_sign_in_page(
+    open_page, app_url, screenshot, accessible
+):
     email = unique_email("forgetful")
     User(app_url, email, PASSWORD).sign_up()
     page = open_page()
@@ -184,6 +192,7 @@ def test_a_wrong_password_is_refused_on_the_sign_in_page(open_page, app_url, scr
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("banner")).to_have_count(0)
     screenshot(page, "signin-error")
+    accessible(page)
 
 
 def test_visitors_who_are_not_signed_in_are_sent_to_sign_in_and_then_where_they_were_going(
@@ -204,7 +213,7 @@ def test_visitors_who_are_not_signed_in_are_sent_to_sign_in_and_then_where_they_
     expect(page.get_by_role("banner")).to_contain_text(email)
 
 
-def test_home_fits_a_phone_screen(open_page, app_url, screenshot):
+def test_home_fits_a_phone_screen(open_page, app_url, screenshot, accessible):
     author = User(app_url, unique_email("author"))
     author.sign_up(), author.sign_in()
     text = unique_text("A long line of code should scroll inside its box, not the page")
@@ -221,9 +230,10 @@ def test_home_fits_a_phone_screen(open_page, app_url, screenshot):
     page_width = page.evaluate("() => document.documentElement.scrollWidth")
     assert page_width <= PHONE["width"], f"Home is {page_width}px wide on a 375px phone"
     bar = page.get_by_role("banner")
-    line = bar.get_by_role("link", name="Stack Overflow Lite").bounding_box()
+    line = bar.get_by_role("link", name="SO Lite").bounding_box()  # what a phone shows
     button = bar.get_by_role("button", name="Sign out").bounding_box()
     assert line is not None and button is not None
     assert abs(line["y"] - button["y"]) < line["height"], "the top bar wraps on a phone"
     expect(bar).to_contain_text(reader)  # still there for screen readers
     screenshot(page, "home-phone")
+    accessible(page)

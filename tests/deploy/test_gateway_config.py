@@ -226,14 +226,16 @@ def test_the_gateways_own_errors_and_the_services_probes_answer_json(rendered):
     JSON answer, and /readyz and /metrics do not fall through to the web app."""
     where, conf = rendered
     pages = dict(d.split(maxsplit=1) for d in directives(server_level(conf), "error_page"))
-    assert set(pages) >= {"413", "414", "429", "502", "504"}, where
+    assert set(pages) >= {"405", "413", "414", "429", "502", "504"}, where
     for status, target in pages.items():
+        target = target.removeprefix("= ")  # `=`: the status is the one the location answers
         block = re.search(
             rf"location (?:= )?{re.escape(target)} \{{(.*?)^    \}}", conf, re.S | re.M
         ) or pytest.fail(f"{where}: no location {target} for {status}")
         assert directives(block[1], "default_type") == ["application/json"], (where, status)
-        (answer,) = directives(block[1], "return")
-        assert answer.startswith(f'{status} \'{{"detail":'), (where, status, answer)
+        answers = directives(block[1], "return")
+        assert answers[-1].startswith(f'{status} \'{{"detail":'), (where, status, answers)
+        assert all(re.match(r"\d{3} '\{\"detail\":", answer) for answer in answers), where
     for path in ("/readyz", "/metrics"):
         probe = re.search(rf"location = {path} \{{(.*?)^    \}}", conf, re.S | re.M)
         assert probe, f"{where}: {path} would fall through to the web app's index.html"

@@ -2,12 +2,17 @@
 
 - as `make run` renders it: nginx balances across every replica of a service and passes the
   notification stream on as the service writes it, with the caller's Authorization;
+- the gateway's own 405 (TRACE, which nginx refuses before any routing; a POST to a web app
+  file) is JSON and its `Allow` names what the path takes, as the services' OpenAPI documents
+  list it, while a service's own 405 passes through as it is;
 - as the image renders it for compose: nginx asks the resolver when a request needs a service
   and spreads requests over every address of the answer, which is what makes
   `docker compose up --scale` reach new replicas. A tiny DNS server stands in for Docker's; it
   answers with addresses (127.0.0.2, ...) that no system resolver could have given nginx at start.
 """
 
+import json
+import re
 import socket
 import struct
 import threading
@@ -18,8 +23,10 @@ from pathlib import Path
 
 import httpx
 
+from common.allow import HTTP_METHODS
 from devstack.gateway import NGINX_TEMP_DIRS, write_gateway_config
 from devstack.processes import Process, free_port, http_ok, wait_until
+from tests.deploy.conftest import ROOT
 from tests.deploy.test_gateway_nginx import (
     GATEWAY_IMAGE_TEMPLATES,
     NGINX,
@@ -59,6 +66,12 @@ class Replica(BaseHTTPRequestHandler):
         self.server.released.wait(10)  # set by the test once it has read the first event
         self.chunk("data: second\n\n")
         self.chunk("")
+
+    def do_PUT(self) -> None:  # a method the service does not take: its own 405
+        self.send_response(405)
+        self.send_header("Allow", "GET")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def chunk(self, text: str) -> None:
         data = text.encode()
@@ -163,6 +176,57 @@ def test_make_run_balances_across_replicas_and_streams_each_event_at_once(tmp_pa
                 assert next(lines) == "data: first Bearer a-token"
                 released.set()
                 assert [line for line in lines if line] == ["data: second"]
+
+
+def documented_methods() -> dict[str, str]:
+    """A path of each API operation in web/openapi/, its parameters filled in, and the methods
+    its document lists for it, named as the services' own 405 names them (common/allow.py)."""
+    methods = {}
+    for document in (ROOT / "web" / "openapi").glob("*.json"):
+        for template, operations in json.loads(document.read_text())["paths"].items():
+            path = re.sub(r"\{\w+\}", "0123456789abcdef01234567", template)
+            methods[path] = ", ".join(m.upper() for m in HTTP_METHODS if m in operations)
+    return methods
+
+
+@needs_nginx
+def test_the_gateways_own_405_is_json_and_names_what_the_path_takes(tmp_path):
+    with replicas([("127.0.0.1", 0)]) as (addresses, _):
+        port = free_port()
+        upstreams = dict.fromkeys(SERVICES, addresses)
+        # web/ for a web root that nginx's worker may read (web/index.html): pytest's are private
+        web_root = ROOT / "web"
+        conf = write_gateway_config(
+            tmp_path / "nginx", port=port, upstreams=upstreams, web_root=web_root
+        )
+        with gateway("allow-local-gateway", conf, port) as client:
+            api = documented_methods()
+            assert "/api/post" in api and "/api/signin" in api
+            docs = {f"/api/{service}/{page}": "GET, HEAD" for service in SERVICES
+                    for page in ("docs", "docs/static/swagger-ui.css", "openapi.json")}  # fmt: skip
+            web_app = {"/": "GET, HEAD", "/index.html": "GET, HEAD", "/post/1": "GET, HEAD"}
+            for path, allowed in (api | docs | web_app).items():
+                answer = client.request("TRACE", path)
+                assert answer.status_code == 405, (path, answer.text[:100])
+                assert answer.headers["content-type"] == "application/json", path
+                assert answer.json() == {"detail": "Method Not Allowed"}, path
+                assert answer.headers.get_list("allow") == [allowed], path
+                assert "x-content-type-options" in answer.headers, path  # the server's headers
+
+            web_file = client.post("/index.html")
+            assert web_file.status_code == 405
+            assert web_file.headers["content-type"] == "application/json"
+            assert web_file.headers.get_list("allow") == ["GET, HEAD"]
+
+            for nowhere in ("/api/nothing", "/api/post/1/nothing", "/readyz", "/metrics"):
+                answer = client.request("TRACE", nowhere)
+                assert answer.status_code == 404, nowhere  # as every method there
+                assert answer.json() == {"detail": "not found"}, nowhere
+                assert "allow" not in answer.headers, nowhere
+
+            services_own = client.put("/api/post")
+            assert services_own.status_code == 405
+            assert services_own.headers.get_list("allow") == ["GET"]
 
 
 @needs_nginx

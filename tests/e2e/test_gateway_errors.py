@@ -1,5 +1,6 @@
 """The gateway's own answers, through a started nginx: its refusals are JSON like the API's
-(`{"detail": ...}`), and the services' health and metrics are not served to the outside."""
+(`{"detail": ...}`; a 405 with the `Allow` the service would give), and the services' health
+and metrics are not served to the outside."""
 
 import httpx
 
@@ -28,6 +29,17 @@ def test_the_gateways_own_refusals_are_json(stack):
 
     assert_json_error(gateway.get("/api/post", params={"q": "a" * 20_000}), 414)
     assert_json_error(gateway.get("/" + "a" * 20_000), 414)
+
+
+def test_the_gateways_own_405_names_the_methods_the_service_names(stack):
+    """nginx refuses TRACE itself, before any routing; its 405 tells what the service would."""
+    gateway = httpx.Client(base_url=stack.gateway, timeout=10)
+    for path in ("/api/post", "/api/signin", f"/api/post/{'0' * 24}"):
+        by_gateway = gateway.request("TRACE", path)
+        assert_json_error(by_gateway, 405)
+        by_service = gateway.request("PATCH", path)
+        assert by_service.status_code == 405, path
+        assert by_gateway.headers["allow"] == by_service.headers["allow"], path
 
 
 def test_the_rate_limit_answers_json(stack):

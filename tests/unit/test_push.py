@@ -1,13 +1,18 @@
-"""The push hub: who gets a notification, and what happens to a stream that falls behind."""
+"""The push hub: who gets a notification, and what happens to a stream that falls behind; what
+the stream's OpenAPI entry says of its events."""
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from common.events import NotificationSnapshot
+from notification_service.api import _event, _pushed
 from notification_service.push import PushHub, TooManyStreams, stream_of
+from services import service_named
 
 
 def notification(seq: int, author: str = "alice") -> NotificationSnapshot:
@@ -91,3 +96,20 @@ def test_a_replica_refuses_streams_past_its_limit():
         hub.subscribe("dave")
     hub.unsubscribe(first)
     hub.subscribe("dave")
+
+
+def test_the_streams_document_describes_the_events_it_sends():
+    """Each event is a `notification` whose `data` is a Notification (JSON), its `id` the seq."""
+    document = service_named("notification").create_app().openapi()  # not started
+    answer = document["paths"]["/api/notification/stream"]["get"]["responses"]["200"]
+    event_schema = answer["content"]["text/event-stream"]["itemSchema"]
+    data_schema = event_schema["properties"]["data"]["contentSchema"]
+
+    sent = _event(_pushed(notification(42)), 42).encode().decode()
+    fields = dict(line.split(": ", 1) for line in sent.splitlines() if line)
+    assert fields["id"] == "42"
+    components = {"components": document["components"]}  # what their $ref points into
+    Draft202012Validator({**event_schema, **components}).validate(fields)
+    Draft202012Validator(
+        {**data_schema, **components}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    ).validate(json.loads(fields["data"]))

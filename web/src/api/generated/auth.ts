@@ -86,7 +86,7 @@ export interface components {
             email: string;
             /**
              * Password
-             * @description 8 to 72 bytes of UTF-8
+             * @description 8 to 72 bytes of UTF-8. The pattern admits 8 to 72 characters of ASCII, to 36 below U+0800, to 24 in the BMP, to 18 of any; a longer mix within 72 bytes is taken too.
              */
             password: string;
         };

@@ -19,8 +19,8 @@ export interface paths {
         put?: never;
         /**
          * Create Notification
-         * @description Create the notification of a post this service was told of, with the same store call the
-         *     event consumer makes: idempotent, a repeat answers 200 with the existing one. A post older
+         * @description Create the notification of a post this service was told of, with the same use case the
+         *     event handler calls: idempotent, a repeat answers 200 with the existing one. A post older
          *     than NOTIFICATION_MAX_AGE has no notification any more (the cleaner's deletion is final):
          *     404, as for a post never announced.
          */
@@ -323,7 +323,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description No bearer token, or one that is invalid or expired */
