@@ -4,6 +4,7 @@ last one takes it down."""
 
 import asyncio
 import re
+import subprocess
 import uuid
 
 import pytest
@@ -132,6 +133,39 @@ def test_two_notification_replicas_share_the_queue_and_notify_once(compose_stack
         # Each event is applied once, by one replica or the other (for A's readers: B only
         # here, since notifications go to every user but the author).
         assert sum(gained) >= POSTS_FOR_TWO_REPLICAS
+
+
+def test_a_replica_stopped_on_purpose_fails_no_request(compose_stack):
+    # What a rolling deploy does to each replica: one of the two notification containers
+    # stopped (SIGTERM, then the grace period) while posts are made and B reads its list.
+    stack, a, b = compose_stack, people.a, people.b
+    second = next(
+        c["Name"]
+        for c in stack.containers()
+        if c["Service"] == "notification-service" and c["Name"].endswith("-2")
+    )
+    failed: list[str] = []
+    ids: list[str] = []
+    with stack.explained("notification-service", "gateway"):
+        stopping = subprocess.Popen(["docker", "stop", second], stdout=subprocess.DEVNULL)
+        while stopping.poll() is None or len(ids) < 10:
+            answer = a.http.post("/api/post", json={"text": f"during a stop {len(ids)}"})
+            if answer.status_code == 201:
+                ids.append(answer.json()["id"])
+            else:
+                failed.append(f"POST {answer.status_code}")
+            listed = b.http.get("/api/notification", params={"limit": 5})
+            if listed.status_code != 200:
+                failed.append(f"GET {listed.status_code}")
+        assert stopping.returncode == 0
+        assert not failed, f"requests failed while a replica stopped: {failed}"
+        wait_until(
+            lambda: set(ids) <= {n["post_id"] for n in b.notifications(limit=100)},
+            60,
+            "every post notified by the replica left",
+        )
+        stack.compose("up", "--detach", "--no-recreate", "--scale", "notification-service=2")
+        stack.wait_healthy()
 
 
 def test_data_survives_a_restart(compose_stack):
