@@ -18,6 +18,7 @@ from auth_service.passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from auth_service.tokens import TokenIssuer
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, ResponsesDoc, error_response
+from common.limits import RateLimit, too_many
 from common.state import from_state
 
 # The gateway's brake on the two calls that take a password (AUTH_RATE_LIMIT per address).
@@ -126,6 +127,7 @@ class AccessToken(BaseModel):
 Users = Annotated[UserStore, from_state("users", UserStore)]
 Passwords = Annotated[PasswordHasher, from_state("passwords", PasswordHasher)]
 Tokens = Annotated[TokenIssuer, from_state("tokens", TokenIssuer)]
+SignInFailures = Annotated[RateLimit, from_state("sign_in_failures", RateLimit)]
 
 
 @router.post(
@@ -145,11 +147,25 @@ async def sign_up(body: SignUp, users: Users, passwords: Passwords) -> UserOut:
 @router.post(
     "/signin",
     response_model=AccessToken,
-    responses={401: error_response("Unknown email or wrong password")},
+    responses={
+        401: error_response("Unknown email or wrong password"),
+        **too_many(
+            "Too many attempts from this address (the gateway's limit), or too many failed "
+            "sign-ins for this account (SIGNIN_FAILURE_LIMIT_BURST, then one per "
+            "SIGNIN_FAILURE_LIMIT_INTERVAL, whatever the address); try again"
+        ),
+    },
 )
-async def sign_in(body: SignIn, users: Users, passwords: Passwords, tokens: Tokens) -> AccessToken:
+async def sign_in(
+    body: SignIn, users: Users, passwords: Passwords, tokens: Tokens, failures: SignInFailures
+) -> AccessToken:
     token = await use_cases.sign_in(
-        body.email, body.password, users=users, passwords=passwords, tokens=tokens
+        body.email,
+        body.password,
+        users=users,
+        passwords=passwords,
+        tokens=tokens,
+        failures=failures,
     )
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, INVALID_CREDENTIALS)

@@ -8,6 +8,7 @@ from auth_service.passwords import PasswordHasher
 from auth_service.settings import AuthSettings
 from auth_service.store import UserStore
 from auth_service.tokens import TokenIssuer
+from common.limits import Rate, open_rate_limit
 from common.mongo import ping, service_database
 from common.service import create_service_app
 
@@ -18,6 +19,12 @@ def create_app(settings: AuthSettings) -> FastAPI:
         async with service_database(app, settings) as db:
             app.state.users = UserStore(db)
             await app.state.users.create_indexes()
+            app.state.sign_in_failures = await open_rate_limit(
+                db,
+                "sign-in-failures",
+                Rate(settings.signin_failure_limit_burst, settings.signin_failure_limit_interval),
+                "too many failed sign-ins for this account",
+            )
             app.state.passwords = PasswordHasher(settings.bcrypt_rounds)
             app.state.tokens = TokenIssuer(
                 settings.jwt_private_key_file.read_bytes(),

@@ -26,6 +26,7 @@ from pymongo.errors import ConnectionFailure
 from common.allow import CompleteAllowHeader
 from common.docs import add_docs
 from common.health import ReadinessCheck, health_router
+from common.limits import Limited
 from common.logging import configure_logging
 from common.request_body import text_only
 from common.request_log import log_request
@@ -49,9 +50,10 @@ def create_service_app(
 ) -> FastAPI:
     """A FastAPI app with the shared middleware, health routes and docs location.
 
-    ``readiness(app)`` gives the checks for ``/readyz`` (``informational(app)`` those reported
-    but not required); they run per request, so they may use clients that ``lifespan`` puts on
-    ``app.state``. A database that stops answering mid-request is a 503, not a 500.
+        ``readiness(app)`` gives the checks for ``/readyz`` (``informational(app)`` those reported
+        but not required); they run per request, so they may use clients that ``lifespan`` puts on
+        ``app.state``. A database that stops answering mid-request is a 503, not a 500; a limit
+    that refuses (``Limited``, common/limits.py) is a 429 with ``Retry-After``.
     """
     configure_logging(name, log_level)
     app = FastAPI(
@@ -78,6 +80,14 @@ def create_service_app(
     async def database_unavailable(_request: Request, exc: ConnectionFailure) -> JSONResponse:
         log.error("database unavailable", error=str(exc))
         return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
+
+    @app.exception_handler(Limited)
+    async def limited(_request: Request, exc: Limited) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.message},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
 
     app.include_router(health_router(readiness(app), informational(app)))
     Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(

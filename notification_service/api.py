@@ -11,12 +11,14 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.events import NotificationSnapshot
+from common.limits import RateLimit, too_many
 from common.mongo import parse_object_id
 from common.pagination import Cursor, Limit, next_cursor
 from common.state import from_state
 from common.tokens import REQUIRES_TOKEN, CurrentUser
 from notification_service.push import NotificationAnnouncer, PushHub, TooManyStreams, stream_of
 from notification_service.store import UNREAD_CAP, NotificationStore
+from notification_service.streams import OpenStreams
 from notification_service.use_cases import notify
 
 router = APIRouter(
@@ -55,6 +57,13 @@ class NotificationRequest(BaseModel):
 
 Notifications = Annotated[NotificationStore, from_state("notifications", NotificationStore)]
 Hub = Annotated[PushHub, from_state("push", PushHub)]
+Streams = Annotated[OpenStreams, from_state("streams", OpenStreams)]
+WriteLimit = Annotated[RateLimit, from_state("write_limit", RateLimit)]
+
+WRITES_LIMITED = too_many(
+    "This user changed too many notifications lately (NOTIFICATION_WRITE_LIMIT_BURST, then one "
+    "per NOTIFICATION_WRITE_LIMIT_INTERVAL); nothing was changed"
+)
 
 
 def _announcer(request: Request) -> NotificationAnnouncer | None:
@@ -129,12 +138,14 @@ NOTIFICATION_EVENT = {
             "content": {"text/event-stream": {"itemSchema": NOTIFICATION_EVENT}},
         },
         503: error_response("This replica serves as many streams as it may; try again"),
+        **too_many("This user holds STREAMS_PER_USER streams already (on any replicas)"),
     },
 )
 async def stream(
     user: CurrentUser,
     store: Notifications,
     hub: Hub,
+    streams: Streams,
     last_event_id: Annotated[
         str | None,
         Header(
@@ -144,9 +155,11 @@ async def stream(
     ] = None,
 ) -> EventSourceResponse:
     """New notifications, pushed as they are stored (the author's own posts excluded)."""
+    counted = await streams.open(user.id)
     try:
         subscription = hub.subscribe(user.id)  # before reading the store: nothing falls between
     except TooManyStreams as exc:
+        await streams.close(counted)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     try:
         missed = (
@@ -156,6 +169,7 @@ async def stream(
         )
     except BaseException:
         hub.unsubscribe(subscription)
+        await streams.close(counted)
         raise
     until = time.monotonic() + hub.max_age.total_seconds()
 
@@ -170,6 +184,7 @@ async def stream(
                     yield _event(_pushed(notification), notification.seq)
         finally:
             hub.unsubscribe(subscription)
+            await streams.close(counted)
 
     return EventSourceResponse(
         events(), ping=HEARTBEAT_SECONDS, send_timeout=hub.send_timeout.total_seconds()
@@ -199,6 +214,7 @@ def _event(notification: Notification, seq: int) -> ServerSentEvent:
         **BODY_ERRORS,
         200: {"description": "It existed already", "model": Notification},
         404: error_response("This service has never seen that post, or its notification expired"),
+        **WRITES_LIMITED,
     },
 )
 async def create_notification(
@@ -207,11 +223,13 @@ async def create_notification(
     store: Notifications,
     announcer: Announcer,
     response: Response,
+    limit: WriteLimit,
 ) -> Notification:
     """Create the notification of a post this service was told of, with the same use case the
     event handler calls: idempotent, a repeat answers 200 with the existing one. A post older
     than NOTIFICATION_MAX_AGE has no notification any more (the cleaner's deletion is final):
     404, as for a post never announced."""
+    await limit.take(user.id)
     post = await store.known_post(body.post_id)
     if post is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such post, or its notification expired")
@@ -228,9 +246,12 @@ async def create_notification(
 @router.post(
     "/{notification_id}/read",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={404: error_response("No such notification")},
+    responses={404: error_response("No such notification"), **WRITES_LIMITED},
 )
-async def mark_read(notification_id: str, user: CurrentUser, store: Notifications) -> Response:
+async def mark_read(
+    notification_id: str, user: CurrentUser, store: Notifications, limit: WriteLimit
+) -> Response:
+    await limit.take(user.id)
     oid = parse_object_id(notification_id)
     if oid is None or not await store.mark_read(oid, user.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "notification not found")

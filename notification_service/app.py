@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from common.components import running
 from common.consumer import EventConsumer
 from common.health import ReadinessCheck
+from common.limits import Rate, open_rate_limit
 from common.messaging import Broker
 from common.mongo import ping, service_database
 from common.service import create_service_app
@@ -16,6 +17,7 @@ from notification_service.handlers import event_handlers, push_handlers
 from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.settings import NotificationSettings
 from notification_service.store import NotificationStore
+from notification_service.streams import OpenStreams
 
 
 def create_app(settings: NotificationSettings) -> FastAPI:
@@ -25,6 +27,18 @@ def create_app(settings: NotificationSettings) -> FastAPI:
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
             app.state.notifications = NotificationStore(db, settings.notification_max_age)
             await app.state.notifications.create_indexes()
+            app.state.write_limit = await open_rate_limit(
+                db,
+                "writes",
+                Rate(
+                    settings.notification_write_limit_burst,
+                    settings.notification_write_limit_interval,
+                ),
+                "you are changing notifications too fast",
+            )
+            app.state.streams = OpenStreams(db["streams"], settings.streams_per_user)
+            await app.state.streams.create_indexes()
+            await parts.enter_async_context(running(app.state.streams))
             app.state.push = PushHub(
                 settings.push_buffer,
                 settings.max_streams,

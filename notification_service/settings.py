@@ -35,6 +35,14 @@ class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings, Reten
     push_buffer: int = Field(default=500, ge=1, le=10_000)
     # Streams one replica serves at once; past it a new one is refused with 503.
     max_streams: int = Field(default=1_000, ge=1, le=100_000)
+    # Streams one user holds at once on all replicas together; past it a new one is a 429.
+    streams_per_user: int = Field(default=5, ge=1, le=100_000)
+    # Notification writes and read marks per user, shared by every replica: a burst, then one
+    # more every interval.
+    notification_write_limit_burst: int = Field(default=60, ge=1, le=1_000_000)
+    notification_write_limit_interval: Seconds = Field(
+        default=timedelta(seconds=1), ge=timedelta(milliseconds=1), le=timedelta(hours=1)
+    )
     # A stream ends after this long and its client reconnects (to any replica, with a fresh
     # token check): streams spread over replicas added since.
     stream_max_age: Seconds = Field(

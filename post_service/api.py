@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
+from common.limits import RateLimit, too_many
 from common.mongo import parse_object_id
 from common.pagination import Cursor, Limit, next_cursor
 from common.relay import OutboxRelay
@@ -62,6 +63,7 @@ class FeedPage(BaseModel):
 Posts = Annotated[PostStore, from_state("posts", PostStore)]
 Snippets = Annotated[SnippetStore, from_state("snippets", SnippetStore)]
 Relay = Annotated[OutboxRelay, from_state("relay", OutboxRelay)]
+PostLimit = Annotated[RateLimit, from_state("post_limit", RateLimit)]
 
 
 def snippets_unavailable() -> HTTPException:
@@ -97,6 +99,10 @@ def _summary(doc: dict[str, Any]) -> PostSummary:
             f"Code over {MAX_CODE_BYTES} bytes, or a body over 256 KiB (the gateway's limit)"
         ),
         503: error_response("The database or the snippet store is unavailable; nothing was stored"),
+        **too_many(
+            "This user posted too many posts lately (POST_LIMIT_BURST, then one per "
+            "POST_LIMIT_INTERVAL); nothing was stored"
+        ),
     },
 )
 async def create_post(
@@ -105,12 +111,14 @@ async def create_post(
     posts: Posts,
     snippets: Snippets,
     relay: Relay,
+    limit: PostLimit,
 ) -> Post:
     code = body.code or None
     if code is not None and len(code.encode()) > MAX_CODE_BYTES:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"code snippet is over {MAX_CODE_BYTES} bytes"
         )
+    await limit.take(user.id)
     try:
         post = await use_cases.create_post(
             use_cases.Author(user.id, user.email),

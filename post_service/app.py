@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from common.components import running
 from common.leases import Lease
+from common.limits import Rate, open_rate_limit
 from common.messaging import Broker, EventPublisher
 from common.mongo import ping, service_database
 from common.relay import OutboxRelay
@@ -23,6 +24,12 @@ def create_app(settings: PostSettings) -> FastAPI:
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
             app.state.posts = PostStore(db)
             await app.state.posts.create_indexes()
+            app.state.post_limit = await open_rate_limit(
+                db,
+                "posts",
+                Rate(settings.post_limit_burst, settings.post_limit_interval),
+                "you are posting too fast",
+            )
             app.state.snippets = SnippetStore(
                 settings.s3_endpoint,
                 settings.s3_access_key,

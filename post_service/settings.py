@@ -24,3 +24,8 @@ class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
     outbox_claim_timeout: Seconds = Field(
         default=timedelta(seconds=10), ge=timedelta(seconds=1), le=timedelta(hours=1)
     )
+    # Posts per user, shared by every replica: a burst, then one more every interval.
+    post_limit_burst: int = Field(default=10, ge=1, le=1_000_000)
+    post_limit_interval: Seconds = Field(
+        default=timedelta(seconds=6), ge=timedelta(milliseconds=1), le=timedelta(hours=1)
+    )

@@ -41,6 +41,7 @@ def auth_settings(mongo_url, keys, names) -> AuthSettings:
         mongo_url=mongo_url,
         mongo_db=names.database("auth"),
         bcrypt_rounds=4,
+        signin_failure_limit_burst=1_000_000,
         jwt_private_key_file=keys.private,
         jwt_public_key_file=keys.public,
         jwt_issuer=ISSUER,
@@ -64,6 +65,7 @@ def post_settings(mongo_url, s3, rabbit, keys, names) -> PostSettings:
         jwt_audience=AUDIENCE,
         outbox_poll_interval=timedelta(seconds=0.2),
         outbox_claim_timeout=timedelta(seconds=1),
+        post_limit_burst=1_000_000,  # tests/integration/test_limits.py sets its own
     )
 
 
@@ -76,6 +78,8 @@ def notification_settings(mongo_url, rabbit, keys, names) -> NotificationSetting
         events_exchange=names.exchange,
         notification_queue=names.queue,
         delivery_limit=3,
+        notification_write_limit_burst=1_000_000,
+        streams_per_user=1_000,
         jwt_public_key_file=keys.public,
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,

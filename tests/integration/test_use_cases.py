@@ -10,6 +10,7 @@ from auth_service.passwords import PasswordHasher
 from auth_service.store import EmailTaken, UserStore
 from common.events import PostCreated, event_for
 from common.leases import Lease
+from common.limits import Limited, Rate, RateLimit
 from common.messaging import Broker, EventPublisher
 from common.mongo import connect_mongo
 from common.relay import OutboxRelay
@@ -23,6 +24,7 @@ from post_service.store import PostStore
 from tests.conftest import AUDIENCE, ISSUER
 
 CODE = "print('<&>')\n" * 3
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -131,13 +133,20 @@ async def test_sign_up_then_sign_in_gives_a_token_and_a_wrong_password_none(
     with pytest.raises(EmailTaken):
         await accounts.sign_up(email, "another one", users=users, passwords=passwords)
 
+    failures = RateLimit(client[names.database("auth")]["limits"], "f", Rate(2, HOUR), "no")
+
     def sign_in(password: str):
-        return accounts.sign_in(email, password, users=users, passwords=passwords, tokens=issuer)
+        return accounts.sign_in(
+            email, password, users=users, passwords=passwords, tokens=issuer, failures=failures
+        )
 
     token = await sign_in("correct horse")
     assert token is not None
     verifier = TokenVerifier(keys.public.read_bytes(), ISSUER, AUDIENCE)
     assert verifier.verify(token).id == user.id
     assert await sign_in("wrong horse") is None
+    assert await sign_in("wrong horse") is None
+    with pytest.raises(Limited):  # past the failures allowed, the right password waits too
+        await sign_in("correct horse")
     await client.drop_database(names.database("auth"))
     await client.close()

@@ -3,6 +3,7 @@ from pydantic import ValidationError
 
 from auth_service.settings import AuthSettings
 from cleaner_worker.settings import CleanerSettings
+from devstack.stack import GENEROUS_LIMITS
 from notification_service.settings import NotificationSettings
 from post_service.settings import PostSettings
 
@@ -45,6 +46,13 @@ def test_durations_read_as_seconds(monkeypatch):
     [
         (AuthSettings, "ACCESS_TOKEN_TTL", "86401"),
         (AuthSettings, "BCRYPT_ROUNDS", "17"),
+        (AuthSettings, "SIGNIN_FAILURE_LIMIT_BURST", "1000001"),
+        (AuthSettings, "SIGNIN_FAILURE_LIMIT_INTERVAL", "3601"),
+        (PostSettings, "POST_LIMIT_BURST", "1000001"),
+        (PostSettings, "POST_LIMIT_INTERVAL", "3601"),
+        (NotificationSettings, "NOTIFICATION_WRITE_LIMIT_BURST", "1000001"),
+        (NotificationSettings, "NOTIFICATION_WRITE_LIMIT_INTERVAL", "3601"),
+        (NotificationSettings, "STREAMS_PER_USER", "100001"),
         (PostSettings, "OUTBOX_POLL_INTERVAL", "3601"),
         (PostSettings, "OUTBOX_CLAIM_TIMEOUT", "3601"),
         (NotificationSettings, "NOTIFICATION_MAX_AGE", str(366 * 86400)),
@@ -78,3 +86,11 @@ def test_the_shortest_durations_the_test_stacks_use_are_accepted(monkeypatch):
     assert CleanerSettings().notification_max_age.total_seconds() == 1
     assert PostSettings().outbox_poll_interval.total_seconds() == 0.2
     assert AuthSettings().access_token_ttl.total_seconds() == 60
+
+
+def test_the_generous_limits_of_the_test_stacks_and_bench_are_accepted(monkeypatch):
+    for variable, value in GENEROUS_LIMITS.items():
+        monkeypatch.setenv(variable, value)
+    assert PostSettings().post_limit_burst == 1_000_000
+    assert NotificationSettings().streams_per_user == 1000
+    assert AuthSettings().signin_failure_limit_interval.total_seconds() == 0.001

@@ -5,6 +5,8 @@ export interface Problem {
   message: string
   /** Messages for single fields (by field name), from FastAPI's 422 validation errors. */
   fields: Record<string, string>
+  /** Seconds to wait before trying again, from a 429's `Retry-After`. */
+  retryAfter?: number
 }
 
 export type Outcome<T> = { ok: true; data: T } | { ok: false; problem: Problem }
@@ -20,10 +22,29 @@ function isValidationIssues(detail: unknown): detail is ValidationIssue[] {
   )
 }
 
-export function describeProblem(status: number, body: unknown): Problem {
+/** A wait a 429 asks for, else 5 s (the gateway's own 429 sends no `Retry-After`). */
+const DEFAULT_RETRY_AFTER_S = 5
+/** Waits up to this long are waited out and the request sent again; longer ones are only shown. */
+export const MAX_AUTO_RETRY_S = 60
+
+/** `Retry-After` in seconds (the services send whole seconds), or undefined. */
+export function retryAfterSeconds(header: string | null): number | undefined {
+  const seconds = Number(header ?? undefined)
+  return Number.isInteger(seconds) && seconds >= 0 ? seconds : undefined
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim()
+  const capital = trimmed.charAt(0).toUpperCase() + trimmed.slice(1)
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`
+}
+
+export function describeProblem(status: number, body: unknown, retryAfter?: number): Problem {
   const detail = typeof body === 'object' && body !== null ? (body as { detail?: unknown }).detail : undefined
   if (status === 429) {
-    return { status, message: 'Too many attempts. Please wait a moment and try again.', fields: {} }
+    const wait = retryAfter ?? DEFAULT_RETRY_AFTER_S
+    const why = typeof detail === 'string' && detail ? sentence(detail) : 'Too many attempts.'
+    return { status, message: `${why} You can try again in ${wait} s.`, fields: {}, retryAfter: wait }
   }
   if (typeof detail === 'string') return { status, message: detail, fields: {} }
   if (isValidationIssues(detail)) {
@@ -48,7 +69,8 @@ export async function settle<T>(
   try {
     const { data, error, response } = await call
     if (response.ok) return { ok: true, data: data as T }
-    return { ok: false, problem: describeProblem(response.status, error) }
+    const retryAfter = retryAfterSeconds(response.headers.get('Retry-After'))
+    return { ok: false, problem: describeProblem(response.status, error, retryAfter) }
   } catch {
     return {
       ok: false,
@@ -58,5 +80,23 @@ export async function settle<T>(
         fields: {},
       },
     }
+  }
+}
+
+/**
+ * Like `settle`, but a 429 that asks for a wait of at most `MAX_AUTO_RETRY_S` is waited out and
+ * the request made again (`call` makes a new one each time; a 429 stored nothing). `onWait`
+ * hears each such 429 first, so the view can show its message while it waits.
+ */
+export async function settleRetrying<T>(
+  call: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+  onWait: (problem: Problem) => void = () => {},
+): Promise<Outcome<T>> {
+  for (;;) {
+    const outcome = await settle(call())
+    const wait = outcome.ok ? undefined : outcome.problem.retryAfter
+    if (outcome.ok || wait === undefined || wait > MAX_AUTO_RETRY_S) return outcome
+    onWait(outcome.problem)
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000))
   }
 }

@@ -1,6 +1,7 @@
 import { fetchEventSource, type EventSourceMessage } from '@microsoft/fetch-event-source'
 import { onMounted, onUnmounted, readonly, ref } from 'vue'
 import { signInAgain } from '../api/client'
+import { retryAfterSeconds } from '../api/problem'
 import type { Notification } from '../api/types'
 import { accessToken } from '../session'
 import { countArrival, refreshUnreadCount } from './unreadCount'
@@ -39,6 +40,13 @@ let fallbackPoll: ReturnType<typeof setInterval> | undefined
 /** The service refused the token: reconnecting cannot help. */
 class SessionRefused extends Error {}
 
+/** This user holds as many streams as the service allows (other tabs): retry when it says. */
+class TooManyStreams extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super('too many streams open')
+  }
+}
+
 /**
  * Keeps this tab's stream of pushed notifications open from the calling component's mount
  * (the top bar, shown while signed in) until its unmount (sign-out).
@@ -66,6 +74,10 @@ function openStream(): void {
     openWhenHidden: true,
     async onopen(response) {
       if (response.status === 401) throw new SessionRefused()
+      if (response.status === 429) {
+        const seconds = retryAfterSeconds(response.headers.get('Retry-After')) ?? RETRY_MAX_MS / 1000
+        throw new TooManyStreams(seconds * 1000)
+      }
       if (!response.ok || !response.headers.get('Content-Type')?.startsWith('text/event-stream')) {
         throw new Error(`the stream answered ${response.status}`)
       }
@@ -85,7 +97,8 @@ function openStream(): void {
         void signInAgain()
         throw error // stops fetch-event-source's retries
       }
-      setState('down')
+      setState('down') // the fallback poll keeps the badge current meanwhile
+      if (error instanceof TooManyStreams) return error.retryAfterMs
       return retryDelay(failures++)
     },
   }).catch(() => {

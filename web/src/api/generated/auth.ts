@@ -177,9 +177,11 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description Too many attempts from this address (the gateway's limit); try again */
+            /** @description Too many attempts from this address (the gateway's limit), or too many failed sign-ins for this account (SIGNIN_FAILURE_LIMIT_BURST, then one per SIGNIN_FAILURE_LIMIT_INTERVAL, whatever the address); try again */
             429: {
                 headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

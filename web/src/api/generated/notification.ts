@@ -294,6 +294,17 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description This user changed too many notifications lately (NOTIFICATION_WRITE_LIMIT_BURST, then one per NOTIFICATION_WRITE_LIMIT_INTERVAL); nothing was changed */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description The database is unavailable; try again */
             503: {
                 headers: {
@@ -344,6 +355,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description This user holds STREAMS_PER_USER streams already (on any replicas) */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description This replica serves as many streams as it may; try again */
@@ -442,6 +464,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description This user changed too many notifications lately (NOTIFICATION_WRITE_LIMIT_BURST, then one per NOTIFICATION_WRITE_LIMIT_INTERVAL); nothing was changed */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
             /** @description The database is unavailable; try again */

@@ -256,6 +256,17 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
+            /** @description This user posted too many posts lately (POST_LIMIT_BURST, then one per POST_LIMIT_INTERVAL); nothing was stored */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description The database or the snippet store is unavailable; nothing was stored */
             503: {
                 headers: {

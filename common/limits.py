@@ -1,0 +1,129 @@
+"""Per-user limits that every replica of a service shares: a burst, then a steady rate.
+
+Each (limit, key) is one document in the service's own database holding the moment its bucket
+is full again (the "theoretical arrival time" of the generic cell rate algorithm). Taking is ONE
+point operation, an upsert by ``_id`` whose update pipeline moves that moment on only if the
+taking is allowed; the document as it was before tells the caller which way it went, with the
+same arithmetic. Replicas therefore share one bucket, and adding replicas does not multiply it.
+A TTL index deletes a document once its moment has passed: a full bucket needs no document.
+"""
+
+import functools
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from common.clock import utc_now
+from common.errors import error_response
+from common.mongo import Collection, Database, Document
+
+
+class Limited(Exception):
+    """Refused by a limit; answered ``429`` with ``Retry-After`` (common/service.py)."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """Whole seconds, rounded up, at least 1: the ``Retry-After`` header."""
+        return max(1, math.ceil(self.retry_after.total_seconds()))
+
+
+def too_many(description: str) -> dict[int | str, dict[str, Any]]:
+    """The ``429`` of an operation behind a limit, for its route's ``responses``."""
+    return {
+        429: error_response(
+            description,
+            headers={
+                "Retry-After": {
+                    "description": "Seconds to wait before trying again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        )
+    }
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``burst`` at once, then one more every ``interval``."""
+
+    burst: int
+    interval: timedelta
+
+    @property
+    def tolerance(self) -> timedelta:
+        """How far ahead of now the full-again moment may be and one more still be allowed
+        (in whole milliseconds, as MongoDB computes it)."""
+        return timedelta(milliseconds=_ms(self.interval * (self.burst - 1)))
+
+
+def wait_before_next(full_at: datetime | None, now: datetime, rate: Rate) -> timedelta:
+    """How long from ``now`` until one more is allowed, given the moment the bucket is full
+    again (``None``: no document, a full bucket); zero or less means allowed now."""
+    start = max(full_at, now) if full_at is not None else now
+    return start - now - rate.tolerance
+
+
+class RateLimit:
+    """The limit ``name`` in ``collection`` (several limits may share one collection)."""
+
+    def __init__(self, collection: Collection, name: str, rate: Rate, message: str) -> None:
+        self._limits = collection
+        self.name = name
+        self.rate = rate
+        self._message = message
+        self._interval_ms = _ms(rate.interval)
+
+    async def create_indexes(self) -> None:
+        await self._limits.create_index("full_at", expireAfterSeconds=0, name="full_again")
+
+    async def take(self, key: str) -> None:
+        """Take one for ``key``, or raise ``Limited`` (and take nothing) when none is left."""
+        now = utc_now()
+        # wait_before_next(), in the update: a missing or past moment counts as now.
+        start = {"$max": ["$full_at", now]}
+        allowed = {"$lte": [{"$subtract": [start, now]}, _ms(self.rate.tolerance)]}
+        moved_on = {"$cond": [allowed, {"$add": [start, self._interval_ms]}, "$full_at"]}
+        upsert = functools.partial(
+            self._limits.find_one_and_update,
+            {"_id": self._id(key)},
+            [{"$set": {"full_at": moved_on}}],
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        try:
+            before = await upsert()
+        except DuplicateKeyError:  # a concurrent first take inserted it: this one updates it
+            before = await upsert()
+        self._check(before, now)
+
+    async def check(self, key: str) -> None:
+        """Raise ``Limited`` if a ``take`` now would be refused, taking nothing (a point read)."""
+        self._check(await self._limits.find_one({"_id": self._id(key)}), utc_now())
+
+    def _check(self, doc: Document | None, now: datetime) -> None:
+        wait = wait_before_next(doc["full_at"] if doc else None, now, self.rate)
+        if wait > timedelta(0):
+            raise Limited(self._message, wait)
+
+    def _id(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+
+async def open_rate_limit(db: Database, name: str, rate: Rate, message: str) -> RateLimit:
+    """The limit ``name`` in the service's ``limits`` collection, with its index."""
+    limit = RateLimit(db["limits"], name, rate, message)
+    await limit.create_indexes()
+    return limit
+
+
+def _ms(duration: timedelta) -> int:
+    return round(duration.total_seconds() * 1000)
