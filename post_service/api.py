@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
@@ -112,6 +112,16 @@ async def create_post(
     snippets: Snippets,
     relay: Relay,
     limit: PostLimit,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description=(
+                "Any value of the client's for this one post: a request sent again with it "
+                "(the answer was lost) stores nothing and answers with the post it made"
+            ),
+            pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        ),
+    ] = None,
 ) -> Post:
     code = body.code or None
     if code is not None and len(code.encode()) > MAX_CODE_BYTES:
@@ -129,10 +139,11 @@ async def create_post(
             snippets=snippets,
             relay=relay,
             correlation=correlation_id.get(),
+            request_key=idempotency_key,
         )
     except use_cases.SnippetStoreUnavailable:
         raise snippets_unavailable() from None
-    return _post(post, code)
+    return _post(post.post, post.code)
 
 
 @router.get("", response_model=FeedPage)

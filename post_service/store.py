@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ASCENDING
 
 from common.events import Event
 from common.mongo import Database, Document
@@ -15,6 +16,7 @@ from common.outbox import Outbox
 from common.pagination import SEQ_INDEX, Sequence, newest_first
 
 NO_OUTBOX = {"outbox": 0}
+REQUEST = "request"  # "<author id>:<Idempotency-Key>", on posts whose request carried one
 
 
 class PostStore:
@@ -26,6 +28,10 @@ class PostStore:
     async def create_indexes(self) -> None:
         await self._sequence.create()
         await self._posts.create_index(SEQ_INDEX, name="by_seq")
+        # A request sent again with its Idempotency-Key finds the post it made the first time.
+        await self._posts.create_index(
+            [(REQUEST, ASCENDING)], name="request_unique", unique=True, sparse=True
+        )
         await self.outbox.create_indexes()
 
     async def insert(
@@ -43,6 +49,10 @@ class PostStore:
 
     async def get(self, post_id: ObjectId) -> dict[str, Any] | None:
         return await self._posts.find_one({"_id": post_id}, NO_OUTBOX)
+
+    async def made_by_request(self, request: str) -> dict[str, Any] | None:
+        """The post a request with this key made (an index lookup)."""
+        return await self._posts.find_one({REQUEST: request}, NO_OUTBOX)
 
     async def feed(self, exclude_author: str, limit: int, cursor: str | None) -> list[Document]:
         """The newest posts not by ``exclude_author``; ``limit + 1`` to tell if more exist."""

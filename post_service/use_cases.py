@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import structlog
 from bson import ObjectId
 from minio.error import MinioException
+from pymongo.errors import DuplicateKeyError
 from urllib3.exceptions import HTTPError
 
 from common.clock import utc_now
@@ -14,7 +15,7 @@ from common.mongo import Document
 from common.outbox import Outbox
 from common.relay import OutboxRelay
 from post_service.snippets import SnippetStore
-from post_service.store import PostStore
+from post_service.store import REQUEST, PostStore
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,14 @@ class SnippetStoreUnavailable(Exception):
 class Author:
     id: str
     email: str
+
+
+@dataclass(frozen=True)
+class OpenedPost:
+    """A stored post with its whole snippet."""
+
+    post: Document
+    code: str | None
 
 
 def code_preview(code: str) -> str:
@@ -54,12 +63,15 @@ async def create_post(
     snippets: SnippetStore,
     relay: OutboxRelay,
     correlation: str | None,
-) -> Document:
+    request_key: str | None = None,
+) -> OpenedPost:
     """Store a post (its snippet first, so a post never points at a missing one) with the
     PostCreated event announcing it, and hand the event to the relay. Returns the stored post.
 
     All or nothing: if the snippet cannot be stored, nothing is (SnippetStoreUnavailable); if
-    the post cannot, its snippet is deleted again and the error propagates.
+    the post cannot, its snippet is deleted again and the error propagates. A request sent again
+    with the same ``request_key`` (its client did not hear the answer: a replica died, a 502)
+    stores nothing and returns the post the first one made.
     """
     post_id, created_at = ObjectId(), utc_now()
     key = snippet_key(post_id) if code is not None else None
@@ -80,6 +92,9 @@ async def create_post(
         "code_preview": code_preview(code) if code is not None else None,
         "created_at": created_at,
     }
+    request = f"{author.id}:{request_key}" if request_key is not None else None
+    if request is not None:
+        post[REQUEST] = request
     event = PostCreated(
         post=PostSnapshot(
             id=str(post_id),
@@ -93,22 +108,21 @@ async def create_post(
     )
     try:
         await posts.insert(post, [event], correlation, relay.claim)
-    except Exception:
+    except Exception as exc:
         if key is not None:  # leave no orphan snippet behind
             try:
                 await snippets.delete(key)
             except STORAGE_ERRORS:
                 log.warning("orphan snippet left", key=key)
+        if isinstance(exc, DuplicateKeyError) and request is not None:
+            first = await posts.made_by_request(request)
+            if first is not None:
+                log.info("post request repeated", post_id=str(first["_id"]))
+                return await _with_code(first, snippets)
         raise
     relay.submit(Outbox.written(post_id, [event], correlation))
     log.info("post created", post_id=str(post_id), has_code=key is not None)
-    return post
-
-
-@dataclass(frozen=True)
-class OpenedPost:
-    post: Document
-    code: str | None
+    return OpenedPost(post, code)
 
 
 async def open_post(
@@ -116,8 +130,10 @@ async def open_post(
 ) -> OpenedPost | None:
     """A post with its whole snippet, or None if there is no such post."""
     post = await posts.get(post_id)
-    if post is None:
-        return None
+    return None if post is None else await _with_code(post, snippets)
+
+
+async def _with_code(post: Document, snippets: SnippetStore) -> OpenedPost:
     code = None
     if post.get("code_key"):
         try:

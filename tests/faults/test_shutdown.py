@@ -11,6 +11,7 @@ each as a 502 or 503, and nothing that was accepted is lost.
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
 from devstack.processes import wait_until
@@ -131,20 +133,50 @@ def notified_once(stack: Stack, mongo_url: str, post_ids: list[str]) -> None:
         mongo.close()
 
 
+def replicas(stack: Stack) -> list[str]:
+    return [stack.urls[key] for key in stack.replicas("notification")]
+
+
+def both_serve_a_stream(stack: Stack):
+    async def check() -> bool:
+        return min(map(streams_open, replicas(stack))) >= 1
+
+    return check
+
+
+def streams_open(url: str) -> float:
+    """What a notification replica counts as open streams (its /metrics)."""
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(metrics):
+        if family.name == "push_streams_open":
+            return sum(sample.value for sample in family.samples)
+    raise LookupError("push_streams_open")
+
+
 async def roll(stack: Stack, how: str) -> Load:
     """One replica of each HTTP service, in turn: stopped (``how`` is "stop", SIGTERM) or
-    killed ("kill"), then started again on its port, while the load runs and four streams are
-    open; returns the load, stopped, once every stream has seen every post."""
+    killed ("kill"), then started again on its port, while the load runs and streams are open
+    on both notification replicas; returns the load, stopped, once every stream has seen every
+    post."""
     poster, reader = person(stack, "poster"), person(stack, "reader")
     assert reader.token
     load = Load(stack, poster, reader)
     async with contextlib.AsyncExitStack() as streams:
-        clients = [
-            await streams.enter_async_context(
-                StreamClient(stack.gateway, reader.token, resync=True)
+        clients: list[StreamClient] = []
+        # Streams until each notification replica serves one. The gateway takes turns (and
+        # leaves a replica that failed alone for 10 s), and a client that resynchronises reads
+        # the list before each stream: every other client does, or all would land on one.
+        deadline = time.monotonic() + 60
+        while min(map(streams_open, replicas(stack))) < 1:
+            assert time.monotonic() < deadline, "a replica serves no stream"
+            resync = len(clients) % 2 == 0
+            clients.append(
+                await streams.enter_async_context(
+                    StreamClient(stack.gateway, reader.token, resync=resync)
+                )
             )
-            for _ in range(4)
-        ]
+            with contextlib.suppress(TimeoutError):
+                await eventually(both_serve_a_stream(stack), timeout=1)
         running = asyncio.create_task(load.run())
         await load.more_posts(RATE)
         for service in REPLICAS:

@@ -4,6 +4,7 @@ handler calls."""
 from datetime import timedelta
 
 import pytest
+from minio import Minio
 
 from auth_service import use_cases as accounts
 from auth_service.passwords import PasswordHasher
@@ -51,16 +52,18 @@ async def test_a_post_is_stored_with_its_snippet_and_its_event(db, s3, rabbit, n
     await store.create_indexes()
     await snippets.ensure_bucket()
     author = posts.Author("author-1", "a@example.com")
-    post = await posts.create_post(
-        author,
-        "A question",
-        CODE,
-        "python",
-        posts=store,
-        snippets=snippets,
-        relay=relay_for(store, db, rabbit.url),
-        correlation="req-1",
-    )
+    post = (
+        await posts.create_post(
+            author,
+            "A question",
+            CODE,
+            "python",
+            posts=store,
+            snippets=snippets,
+            relay=relay_for(store, db, rabbit.url),
+            correlation="req-1",
+        )
+    ).post
 
     opened = await posts.open_post(post["_id"], posts=store, snippets=snippets)
     assert opened is not None and opened.code == CODE
@@ -71,6 +74,33 @@ async def test_a_post_is_stored_with_its_snippet_and_its_event(db, s3, rabbit, n
     event = event_for(entry["routing_key"]).model_validate(entry["event"])
     assert isinstance(event, PostCreated) and event.post.id == str(post["_id"])
     assert entry["correlation_id"] == "req-1" and raw["outbox"]["pending"] == 1
+
+
+async def test_a_request_sent_again_with_its_key_stores_nothing_more(db, s3, rabbit, names):
+    store, snippets = PostStore(db), snippets_at(s3, s3.endpoint, names.bucket)
+    await store.create_indexes()
+    await snippets.ensure_bucket()
+    relay = relay_for(store, db, rabbit.url)
+
+    async def send(text: str):
+        return await posts.create_post(
+            posts.Author("author-1", "a@example.com"),
+            text,
+            CODE,
+            "python",
+            posts=store,
+            snippets=snippets,
+            relay=relay,
+            correlation=None,
+            request_key="compose-1234",
+        )
+
+    first, again = await send("A question"), await send("A question")
+    assert again.post["_id"] == first.post["_id"] and again.code == CODE
+    assert await db["posts"].count_documents({}) == 1
+    minio = Minio(s3.endpoint, s3.access_key, s3.secret_key, secure=False)
+    objects = minio.list_objects(names.bucket, prefix="posts/", recursive=True)
+    assert [o.object_name for o in objects] == [first.post["code_key"]], "the repeat's snippet"
 
 
 async def test_no_snippet_store_stores_nothing(db, s3, rabbit, names):
@@ -97,16 +127,18 @@ async def test_notify_stores_one_notification_per_post_whatever_the_repeats(
     # The event as the post use case stores it: what the relay would hand the consumer.
     store = PostStore(db)
     await store.create_indexes()
-    post = await posts.create_post(
-        posts.Author("author-1", "a@example.com"),
-        "A question",
-        None,
-        None,
-        posts=store,
-        snippets=snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket),  # no code: unused
-        relay=relay_for(store, db, rabbit.url),
-        correlation=None,
-    )
+    post = (
+        await posts.create_post(
+            posts.Author("author-1", "a@example.com"),
+            "A question",
+            None,
+            None,
+            posts=store,
+            snippets=snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket),  # no code: unused
+            relay=relay_for(store, db, rabbit.url),
+            correlation=None,
+        )
+    ).post
     [entry] = (await db["posts"].find_one({"_id": post["_id"]}))["outbox"]["events"].values()
     snapshot = PostCreated.model_validate(entry["event"]).post
 

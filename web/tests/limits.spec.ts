@@ -135,3 +135,47 @@ describe('a refusal by a limit (429)', () => {
     expect(streamState.value).toBe('open')
   })
 })
+
+describe('a 502 or 503 (a replica went away)', () => {
+  it('is tried again by the composer with the same Idempotency-Key, so a lost answer posts once', async () => {
+    startSession(fakeToken('me@example.com'))
+    const keys: (string | null)[] = []
+    const fetch = mockApi({
+      'GET /api/post': () => json(200, { items: [], next_cursor: null }),
+      'POST /api/post': (request) => {
+        keys.push(request.headers.get('Idempotency-Key'))
+        return keys.length === 1
+          ? json(502, { detail: 'the service is unavailable, try again' })
+          : json(201, POST)
+      },
+    })
+    const wrapper = await renderRoute('/')
+    await wrapper.get('textarea').setValue('hello')
+    await wrapper.get('form.composer').trigger('submit')
+    await wait()
+
+    expect(wrapper.get('[role=alert]').text()).toBe(
+      'The server did not answer; trying again in 1 s. It will be posted then.',
+    )
+    await wait(1_000)
+    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(2)
+    expect(keys[0]).toMatch(/^[A-Za-z0-9_-]{8,64}$/)
+    expect(keys[1]).toBe(keys[0])
+    expect(wrapper.find('[role=alert]').exists()).toBe(false)
+  })
+
+  it('is shown after two tries more', async () => {
+    startSession(fakeToken('me@example.com'))
+    const fetch = mockApi({
+      'GET /api/post': () => json(200, { items: [], next_cursor: null }),
+      'POST /api/post': () => json(503, { detail: 'snippet storage unavailable, try again' }),
+    })
+    const wrapper = await renderRoute('/')
+    await wrapper.get('textarea').setValue('hello')
+    await wrapper.get('form.composer').trigger('submit')
+    await wait(3_000)
+
+    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(3)
+    expect(wrapper.get('[role=alert]').text()).toBe('snippet storage unavailable, try again')
+  })
+})

@@ -83,20 +83,39 @@ export async function settle<T>(
   }
 }
 
+/** A 502 or 503 (a replica went away, a store is restarting) or no answer: worth one more try. */
+function isTransient(status: number): boolean {
+  return status === 0 || status === 502 || status === 503
+}
+
+/** Tries again after a transient failure at most this many times, waiting 1 s, then 2 s. */
+export const TRANSIENT_RETRIES = 2
+
 /**
- * Like `settle`, but a 429 that asks for a wait of at most `MAX_AUTO_RETRY_S` is waited out and
- * the request made again (`call` makes a new one each time; a 429 stored nothing). `onWait`
- * hears each such 429 first, so the view can show its message while it waits.
+ * Like `settle`, but made again where that is safe, which `call` promises (it makes a new
+ * request each time, and sending it twice does no harm: a read mark, a sign-in, a post with its
+ * Idempotency-Key):
+ * - a 429 that asks for a wait of at most `MAX_AUTO_RETRY_S` is waited out (a 429 stored
+ *   nothing);
+ * - a 502, a 503 or no answer is tried again `TRANSIENT_RETRIES` times, after 1 s, then 2 s.
+ * `onWait` hears each such failure first, so the view can show its message while it waits.
  */
 export async function settleRetrying<T>(
   call: () => Promise<{ data?: T; error?: unknown; response: Response }>,
   onWait: (problem: Problem) => void = () => {},
 ): Promise<Outcome<T>> {
-  for (;;) {
+  for (let transient = 0; ;) {
     const outcome = await settle(call())
-    const wait = outcome.ok ? undefined : outcome.problem.retryAfter
-    if (outcome.ok || wait === undefined || wait > MAX_AUTO_RETRY_S) return outcome
-    onWait(outcome.problem)
+    if (outcome.ok) return outcome
+    let wait = outcome.problem.retryAfter
+    if (wait === undefined && isTransient(outcome.problem.status) && transient < TRANSIENT_RETRIES) {
+      wait = 2 ** transient++
+      onWait({ ...outcome.problem, message: `The server did not answer; trying again in ${wait} s.` })
+    } else if (wait === undefined || wait > MAX_AUTO_RETRY_S) {
+      return outcome
+    } else {
+      onWait(outcome.problem)
+    }
     await new Promise((resolve) => setTimeout(resolve, wait * 1000))
   }
 }

@@ -199,7 +199,10 @@ export interface operations {
     create_post_api_post_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any value of the client's for this one post: a request sent again with it (the answer was lost) stores nothing and answers with the post it made */
+                "idempotency-key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
