@@ -8,7 +8,8 @@ import pytest
 
 from auth_service.tokens import TokenIssuer, ensure_key_pair
 from devstack.processes import private_rabbit, start_mongo, start_s3
-from devstack.stack import S3, Keys, Names, Stack
+from devstack.stack import S3, Keys, Names
+from tests.support.stacks import configured
 
 ISSUER = "soflite-auth"
 AUDIENCE = "soflite"
@@ -63,15 +64,7 @@ def names() -> Names:
 @contextmanager
 def system(name, replicas, mongo_url, s3, rabbit, keys, tmp_path_factory, run_id):
     """The whole system behind its gateway, on names of its own, stopped after the block."""
-    started = Stack.configure(
-        name,
-        mongo_url=mongo_url,
-        s3=s3,
-        rabbit_url=rabbit.url,
-        keys=keys,
-        names=Names(f"{name}{run_id}"),
-        workdir=tmp_path_factory.mktemp(name),
-    )
+    started = configured(name, mongo_url, s3, rabbit, keys, tmp_path_factory, run_id)
     try:
         yield started.start(replicas=replicas)
     finally:

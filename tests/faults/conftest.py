@@ -5,7 +5,8 @@ import uuid
 import pytest
 
 from devstack.processes import private_rabbit
-from devstack.stack import Names, Stack
+from devstack.stack import Stack
+from tests.support.stacks import configured
 
 
 @pytest.fixture(scope="module")
@@ -14,18 +15,14 @@ def broker(run_id):
         yield node
 
 
+def fault_stack(name, mongo_url, s3, broker, keys, tmp_path_factory) -> Stack:
+    """A stack on the module's broker, with names of its own; nothing started yet."""
+    return configured(name, mongo_url, s3, broker, keys, tmp_path_factory, uuid.uuid4().hex[:8])
+
+
 @pytest.fixture(scope="module")
 def system(mongo_url, s3, broker, keys, tmp_path_factory):
-    names = Names(f"fault{uuid.uuid4().hex[:8]}")
-    stack = Stack.configure(
-        "faults",
-        mongo_url=mongo_url,
-        s3=s3,
-        rabbit_url=broker.url,
-        keys=keys,
-        names=names,
-        workdir=tmp_path_factory.mktemp("faults"),
-    )
+    stack = fault_stack("faults", mongo_url, s3, broker, keys, tmp_path_factory)
     stack.start_service("notification")  # declares the queue, so events have somewhere to go
     stack.start_service("post")
     yield stack

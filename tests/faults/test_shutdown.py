@@ -24,7 +24,8 @@ from pymongo import MongoClient
 
 from devstack.processes import wait_until
 from devstack.sse import StreamClient
-from devstack.stack import Names, Stack
+from devstack.stack import Stack
+from tests.faults.conftest import fault_stack
 from tests.support.polling import eventually
 from tests.support.users import User
 
@@ -34,15 +35,7 @@ REPLICAS = {"auth": 2, "post": 2, "notification": 2}
 
 @pytest.fixture(scope="module")
 def pair(mongo_url, s3, broker, keys, tmp_path_factory) -> Iterator[Stack]:
-    stack = Stack.configure(
-        "shutdown",
-        mongo_url=mongo_url,
-        s3=s3,
-        rabbit_url=broker.url,
-        keys=keys,
-        names=Names(f"shutdown{uuid.uuid4().hex[:8]}"),
-        workdir=tmp_path_factory.mktemp("shutdown"),
-    )
+    stack = fault_stack("shutdown", mongo_url, s3, broker, keys, tmp_path_factory)
     yield stack.start(replicas=REPLICAS)
     stack.stop()
 

@@ -110,6 +110,7 @@ def test_database_restart_while_posts_are_made(system, stores, client, issuer, h
 
     mongo = MongoClient[dict[str, Any]](parts["url"])
     posts = list(mongo[system.databases["post"]]["posts"].find({"text": {"$regex": f"^{tag} "}}))
+    print(f"database {how}: {len(acknowledged)} posts acknowledged, {len(posts)} stored after")
     assert {str(p["_id"]) for p in posts} >= set(acknowledged), "an acknowledged post was lost"
     if how == "stop":  # nothing in flight was cut off: no post of a failed call either
         assert len(posts) == statuses[201]

@@ -43,6 +43,21 @@ def relay_for(store: PostStore, db, rabbit_url: str) -> OutboxRelay:
     return OutboxRelay(store.outbox, lease, broker, EventPublisher(broker, "-"), second, second)
 
 
+async def post_one(store, db, snippets, rabbit_url: str, code: str | None, **options):
+    """``create_post`` by one author, with a relay that is never started."""
+    return await posts.create_post(
+        posts.Author("author-1", "a@example.com"),
+        options.pop("text", "A question"),
+        code,
+        options.pop("language", None),
+        posts=store,
+        snippets=snippets,
+        relay=relay_for(store, db, rabbit_url),
+        correlation=options.pop("correlation", None),
+        **options,
+    )
+
+
 def snippets_at(s3, endpoint: str, bucket: str) -> SnippetStore:
     return SnippetStore(endpoint, s3.access_key, s3.secret_key, bucket)
 
@@ -51,17 +66,9 @@ async def test_a_post_is_stored_with_its_snippet_and_its_event(db, s3, rabbit, n
     store, snippets = PostStore(db), snippets_at(s3, s3.endpoint, names.bucket)
     await store.create_indexes()
     await snippets.ensure_bucket()
-    author = posts.Author("author-1", "a@example.com")
     post = (
-        await posts.create_post(
-            author,
-            "A question",
-            CODE,
-            "python",
-            posts=store,
-            snippets=snippets,
-            relay=relay_for(store, db, rabbit.url),
-            correlation="req-1",
+        await post_one(
+            store, db, snippets, rabbit.url, CODE, language="python", correlation="req-1"
         )
     ).post
 
@@ -80,18 +87,16 @@ async def test_a_request_sent_again_with_its_key_stores_nothing_more(db, s3, rab
     store, snippets = PostStore(db), snippets_at(s3, s3.endpoint, names.bucket)
     await store.create_indexes()
     await snippets.ensure_bucket()
-    relay = relay_for(store, db, rabbit.url)
 
     async def send(text: str):
-        return await posts.create_post(
-            posts.Author("author-1", "a@example.com"),
-            text,
+        return await post_one(
+            store,
+            db,
+            snippets,
+            rabbit.url,
             CODE,
-            "python",
-            posts=store,
-            snippets=snippets,
-            relay=relay,
-            correlation=None,
+            text=text,
+            language="python",
             request_key="compose-1234",
         )
 
@@ -108,16 +113,7 @@ async def test_no_snippet_store_stores_nothing(db, s3, rabbit, names):
     await store.create_indexes()
     nowhere = snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket)
     with pytest.raises(posts.SnippetStoreUnavailable):
-        await posts.create_post(
-            posts.Author("author-1", "a@example.com"),
-            "A question",
-            CODE,
-            None,
-            posts=store,
-            snippets=nowhere,
-            relay=relay_for(store, db, rabbit.url),
-            correlation=None,
-        )
+        await post_one(store, db, nowhere, rabbit.url, CODE)
     assert await db["posts"].count_documents({}) == 0
 
 
@@ -128,15 +124,8 @@ async def test_notify_stores_one_notification_per_post_whatever_the_repeats(
     store = PostStore(db)
     await store.create_indexes()
     post = (
-        await posts.create_post(
-            posts.Author("author-1", "a@example.com"),
-            "A question",
-            None,
-            None,
-            posts=store,
-            snippets=snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket),  # no code: unused
-            relay=relay_for(store, db, rabbit.url),
-            correlation=None,
+        await post_one(
+            store, db, snippets_at(s3, f"127.0.0.1:{free_port()}", names.bucket), rabbit.url, None
         )
     ).post
     [entry] = (await db["posts"].find_one({"_id": post["_id"]}))["outbox"]["events"].values()
