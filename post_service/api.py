@@ -119,7 +119,7 @@ async def create_post(
                 "Any value of the client's for this one post: a request sent again with it "
                 "(the answer was lost) stores nothing and answers with the post it made"
             ),
-            pattern=r"^[A-Za-z0-9_-]{8,64}$",
+            max_length=64,
         ),
     ] = None,
 ) -> Post:
