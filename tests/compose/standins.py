@@ -97,6 +97,7 @@ def host_mirror() -> str:
 def build_base() -> None:
     """Debian 12 minbase from debootstrap, with the host's sources and CAs (about 40 s)."""
     if not shutil.which("debootstrap"):
+        run("apt-get", "update", "-qq")
         run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "debootstrap")
     root = Path(tempfile.mkdtemp(prefix="soflite-base-"))
     try:
