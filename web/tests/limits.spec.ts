@@ -44,6 +44,23 @@ const POST = {
   created_at: '2026-11-25T10:00:00Z',
 }
 
+/** Signed in on Home, "hello" written and posted; the post service answers with `answer`. */
+async function postFromTheComposer(answer: (request: Request) => Response) {
+  startSession(fakeToken('me@example.com'))
+  const fetch = mockApi({
+    'GET /api/post': () => json(200, { items: [], next_cursor: null }),
+    'POST /api/post': answer,
+  })
+  const wrapper = await renderRoute('/')
+  await wrapper.get('textarea').setValue('hello')
+  await wrapper.get('form.composer').trigger('submit')
+  return { fetch, wrapper }
+}
+
+function postsSent(fetch: Parameters<typeof requestsMade>[0]): string[] {
+  return requestsMade(fetch).filter((r) => r === 'POST /api/post')
+}
+
 describe('a refusal by a limit (429)', () => {
   it('says why and when to try again', () => {
     expect(describeProblem(429, { detail: 'you are posting too fast' }, 6)).toEqual({
@@ -57,17 +74,12 @@ describe('a refusal by a limit (429)', () => {
   })
 
   it('is shown by the composer, which posts when the service allows', async () => {
-    startSession(fakeToken('me@example.com'))
-    const fetch = mockApi({
-      'GET /api/post': () => json(200, { items: [], next_cursor: null }),
-      'POST /api/post': inTurn(
+    const { fetch, wrapper } = await postFromTheComposer(
+      inTurn(
         () => refused('you are posting too fast', 6),
         () => json(201, POST),
       ),
-    })
-    const wrapper = await renderRoute('/')
-    await wrapper.get('textarea').setValue('hello')
-    await wrapper.get('form.composer').trigger('submit')
+    )
     await wait()
 
     expect(wrapper.get('[role=alert]').text()).toBe(
@@ -75,10 +87,10 @@ describe('a refusal by a limit (429)', () => {
     )
     expect(wrapper.get('button[type=submit]').attributes('disabled')).toBeDefined()
     await wait(5_900)
-    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(1)
+    expect(postsSent(fetch)).toHaveLength(1)
 
     await wait(100)
-    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(2)
+    expect(postsSent(fetch)).toHaveLength(2)
     expect(wrapper.find('[role=alert]').exists()).toBe(false)
   })
 
@@ -138,44 +150,32 @@ describe('a refusal by a limit (429)', () => {
 
 describe('a 502 or 503 (a replica went away)', () => {
   it('is tried again by the composer with the same Idempotency-Key, so a lost answer posts once', async () => {
-    startSession(fakeToken('me@example.com'))
     const keys: (string | null)[] = []
-    const fetch = mockApi({
-      'GET /api/post': () => json(200, { items: [], next_cursor: null }),
-      'POST /api/post': (request) => {
-        keys.push(request.headers.get('Idempotency-Key'))
-        return keys.length === 1
-          ? json(502, { detail: 'the service is unavailable, try again' })
-          : json(201, POST)
-      },
+    const { fetch, wrapper } = await postFromTheComposer((request) => {
+      keys.push(request.headers.get('Idempotency-Key'))
+      return keys.length === 1
+        ? json(502, { detail: 'the service is unavailable, try again' })
+        : json(201, POST)
     })
-    const wrapper = await renderRoute('/')
-    await wrapper.get('textarea').setValue('hello')
-    await wrapper.get('form.composer').trigger('submit')
     await wait()
 
     expect(wrapper.get('[role=alert]').text()).toBe(
       'The server did not answer; trying again in 1 s. It will be posted then.',
     )
     await wait(1_000)
-    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(2)
+    expect(postsSent(fetch)).toHaveLength(2)
     expect(keys[0]).toMatch(/^[A-Za-z0-9_-]{8,64}$/)
     expect(keys[1]).toBe(keys[0])
     expect(wrapper.find('[role=alert]').exists()).toBe(false)
   })
 
   it('is shown after two tries more', async () => {
-    startSession(fakeToken('me@example.com'))
-    const fetch = mockApi({
-      'GET /api/post': () => json(200, { items: [], next_cursor: null }),
-      'POST /api/post': () => json(503, { detail: 'snippet storage unavailable, try again' }),
-    })
-    const wrapper = await renderRoute('/')
-    await wrapper.get('textarea').setValue('hello')
-    await wrapper.get('form.composer').trigger('submit')
+    const { fetch, wrapper } = await postFromTheComposer(() =>
+      json(503, { detail: 'snippet storage unavailable, try again' }),
+    )
     await wait(3_000)
 
-    expect(requestsMade(fetch).filter((r) => r === 'POST /api/post')).toHaveLength(3)
+    expect(postsSent(fetch)).toHaveLength(3)
     expect(wrapper.get('[role=alert]').text()).toBe('snippet storage unavailable, try again')
   })
 })
