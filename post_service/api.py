@@ -130,7 +130,7 @@ async def create_post(
         )
     await limit.take(user.id)
     try:
-        post = await use_cases.create_post(
+        created = await use_cases.create_post(
             use_cases.Author(user.id, user.email),
             body.text,
             code,
@@ -143,7 +143,7 @@ async def create_post(
         )
     except use_cases.SnippetStoreUnavailable:
         raise snippets_unavailable() from None
-    return _post(post.post, post.code)
+    return _post(created.post, created.code)
 
 
 @router.get("", response_model=FeedPage)

@@ -74,8 +74,9 @@ async def create_post(
     stores nothing and returns the post the first one made.
     """
     post_id, created_at = ObjectId(), utc_now()
-    key = snippet_key(post_id) if code is not None else None
-    if key is not None and code is not None:
+    key = None
+    if code is not None:
+        key = snippet_key(post_id)
         try:
             await snippets.put(key, code)
         except STORAGE_ERRORS as exc:
@@ -92,9 +93,9 @@ async def create_post(
         "code_preview": code_preview(code) if code is not None else None,
         "created_at": created_at,
     }
-    request = f"{author.id}:{request_key}" if request_key is not None else None
-    if request is not None:
-        post[REQUEST] = request
+    request = None
+    if request_key is not None:
+        request = post[REQUEST] = f"{author.id}:{request_key}"
     event = PostCreated(
         post=PostSnapshot(
             id=str(post_id),
