@@ -73,7 +73,6 @@ def _field(event_id: str, name: str) -> str:
 class Outbox:
     def __init__(self, collection: Collection) -> None:
         self._docs = collection
-        self.name = collection.name
 
     async def create_indexes(self) -> None:
         await self._docs.create_index([(DUE, ASCENDING)], name="outbox_due", sparse=True)
