@@ -30,6 +30,7 @@ from bench import post_body
 from bench.probe import NotificationProbe, broker_round_trip, broker_throughput
 from bench.report import Figure, ms
 from bench.stack import Target
+from common.outbox import DUE
 from devstack import ROOT
 from devstack.sse import StreamClient
 
@@ -262,7 +263,7 @@ async def outbox_pending(run: Run) -> int:
     """Events not yet published, read from the store (the service's gauge is refreshed only
     once per sweep): the sparse index on ``outbox.due`` holds exactly those."""
     posts = run.collection("post", "posts")
-    return await asyncio.to_thread(posts.count_documents, {"outbox.due": {"$exists": True}})
+    return await asyncio.to_thread(posts.count_documents, {DUE: {"$exists": True}})
 
 
 def locust_totals(path: Path) -> tuple[int, int, float, float]:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from common.outbox import DUE
 from tests.support.polling import eventually
 from tests.support.users import User
 
@@ -45,7 +46,7 @@ async def test_a_burst_of_posts_each_becomes_exactly_one_notification(stack, mon
         await eventually(all_notified, timeout=120, every=0.5)
 
         async def outbox_empty() -> bool:
-            return await posts.count_documents({"outbox.due": {"$exists": True}}) == 0
+            return await posts.count_documents({DUE: {"$exists": True}}) == 0
 
         await eventually(outbox_empty, timeout=30)
     finally:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from common.outbox import DUE
 from devstack.processes import wait_until
 from devstack.stack import Stack
 from tests.support.polling import eventually
@@ -118,7 +119,7 @@ def test_consumer_killed_in_the_middle_of_a_backlog(system, broker, token, mongo
     posts = mongo[system.databases["post"]]["posts"]
     wait_until(
         lambda: (
-            posts.count_documents({"outbox.due": {"$exists": True}}) == 0
+            posts.count_documents({DUE: {"$exists": True}}) == 0
             and broker.queue_depth(queue) >= SCALE
         ),
         60,
@@ -161,6 +162,4 @@ def test_publisher_killed_while_publishing_and_restarted(system, token, mongo):
     stored = [str(d["_id"]) for d in posts.find({"text": {"$regex": f"^{tag} "}}, {"_id": 1})]
     assert set(created) <= set(stored)
     each_notified_once(system, mongo, stored, timeout=120)
-    wait_until(
-        lambda: posts.count_documents({"outbox.due": {"$exists": True}}) == 0, 30, "outbox empty"
-    )
+    wait_until(lambda: posts.count_documents({DUE: {"$exists": True}}) == 0, 30, "outbox empty")
