@@ -29,7 +29,7 @@ class InProcessClient(httpx.AsyncClient):
 
 @asynccontextmanager
 async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcessClient]:
-    async with LifespanManager(app, startup_timeout=60) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with InProcessClient(app, transport) as client:
             yield client
