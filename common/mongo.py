@@ -27,11 +27,16 @@ def connect_mongo(url: str) -> Client:
     ``j=true``): a write that MongoDB acknowledged survives the server being killed the moment
     after, and a failover. (``w=1`` alone acknowledges before the journal is on disk: up to
     100 ms of acknowledged writes lost to a crash.) A URL's own options are overridden.
+
+    A pooled connection idle for a minute is closed rather than used again: servers and the
+    network between drop idle connections (the local stand-in after 300 s, as do many load
+    balancers and NATs), and a write on a dropped one fails (writes are not retried here).
     """
     return AsyncMongoClient(
         url,
         tz_aware=True,
         serverSelectionTimeoutMS=3000,
+        maxIdleTimeMS=60_000,
         appname="soflite",
         w="majority",
         journal=True,
