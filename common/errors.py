@@ -25,6 +25,21 @@ def error_response(description: str, **extra: Any) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description, **extra}
 
 
+# A refusal that says when to come back: a limit's 429 (common/limits.py), a busy replica's 503
+# (common/admission.py).
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def retry_later(status: int, description: str) -> ResponsesDoc:
+    """A route's ``responses`` entry for a refusal answered with ``Retry-After``."""
+    return {status: error_response(description, headers=RETRY_AFTER)}
+
+
 # What every operation that takes a body can answer besides 422: FastAPI's 400 when the body
 # cannot be read at all (its bytes are not UTF-8), before validation; the gateway's 413 for a
 # body over its limit (client_max_body_size), before any service.

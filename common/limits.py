@@ -12,13 +12,12 @@ import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
-from common.errors import error_response
+from common.errors import ResponsesDoc, retry_later
 from common.mongo import Collection, Database, Document
 
 
@@ -36,19 +35,9 @@ class Limited(Exception):
         return max(1, math.ceil(self.retry_after.total_seconds()))
 
 
-def too_many(description: str) -> dict[int | str, dict[str, Any]]:
+def too_many(description: str) -> ResponsesDoc:
     """The ``429`` of an operation behind a limit, for its route's ``responses``."""
-    return {
-        429: error_response(
-            description,
-            headers={
-                "Retry-After": {
-                    "description": "Seconds to wait before trying again",
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            },
-        )
-    }
+    return retry_later(429, description)
 
 
 @dataclass(frozen=True)

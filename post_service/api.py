@@ -7,6 +7,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import APIRouter, Header, HTTPException, status
 from pydantic import BaseModel, Field, StringConstraints
 
+from common.admission import Admission, busy
 from common.errors import BODY_ERRORS, DATABASE_UNAVAILABLE, error_response
 from common.limits import RateLimit, too_many
 from common.mongo import parse_object_id
@@ -64,6 +65,7 @@ Posts = Annotated[PostStore, from_state("posts", PostStore)]
 Snippets = Annotated[SnippetStore, from_state("snippets", SnippetStore)]
 Relay = Annotated[OutboxRelay, from_state("relay", OutboxRelay)]
 PostLimit = Annotated[RateLimit, from_state("post_limit", RateLimit)]
+PostAdmission = Annotated[Admission, from_state("post_admission", Admission)]
 
 
 def snippets_unavailable() -> HTTPException:
@@ -98,7 +100,11 @@ def _summary(doc: dict[str, Any]) -> PostSummary:
         413: error_response(
             f"Code over {MAX_CODE_BYTES} bytes, or a body over 256 KiB (the gateway's limit)"
         ),
-        503: error_response("The database or the snippet store is unavailable; nothing was stored"),
+        **busy(
+            "The database or the snippet store is unavailable, or this replica is busy "
+            "(POST_MAX_AT_WORK posts at work, the next waited POST_MAX_WAIT: with Retry-After); "
+            "nothing was stored"
+        ),
         **too_many(
             "This user posted too many posts lately (POST_LIMIT_BURST, then one per "
             "POST_LIMIT_INTERVAL); nothing was stored"
@@ -112,6 +118,7 @@ async def create_post(
     snippets: Snippets,
     relay: Relay,
     limit: PostLimit,
+    admission: PostAdmission,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -128,21 +135,22 @@ async def create_post(
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"code snippet is over {MAX_CODE_BYTES} bytes"
         )
-    await limit.take(user.id)
-    try:
-        created = await use_cases.create_post(
-            use_cases.Author(user.id, user.email),
-            body.text,
-            code,
-            body.language,
-            posts=posts,
-            snippets=snippets,
-            relay=relay,
-            correlation=correlation_id.get(),
-            request_key=idempotency_key,
-        )
-    except use_cases.SnippetStoreUnavailable:
-        raise snippets_unavailable() from None
+    async with admission.slot():
+        await limit.take(user.id)
+        try:
+            created = await use_cases.create_post(
+                use_cases.Author(user.id, user.email),
+                body.text,
+                code,
+                body.language,
+                posts=posts,
+                snippets=snippets,
+                relay=relay,
+                correlation=correlation_id.get(),
+                request_key=idempotency_key,
+            )
+        except use_cases.SnippetStoreUnavailable:
+            raise snippets_unavailable() from None
     return _post(created.post, created.code)
 
 

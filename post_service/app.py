@@ -3,6 +3,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
+from common.admission import Admission
 from common.components import running
 from common.leases import Lease
 from common.limits import Rate, open_rate_limit
@@ -29,6 +30,9 @@ def create_app(settings: PostSettings) -> FastAPI:
                 "posts",
                 Rate(settings.post_limit_burst, settings.post_limit_interval),
                 "you are posting too fast",
+            )
+            app.state.post_admission = Admission(
+                "posts", settings.post_max_at_work, settings.post_max_wait
             )
             app.state.snippets = SnippetStore(
                 settings.s3_endpoint,

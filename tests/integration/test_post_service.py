@@ -15,6 +15,8 @@ from common.leases import Lease
 from common.messaging import EventPublisher
 from common.relay import OutboxRelay
 from post_service.api import MAX_CODE_BYTES
+from post_service.app import create_app as post_app
+from tests.integration.conftest import serve_in_process
 from tests.support.polling import eventually
 
 CODE = 'def hello():\n    return "<b>&amp;</b>"\n' + "\n".join(f"# line {i}" for i in range(20))
@@ -232,3 +234,40 @@ async def test_feed_reaches_past_many_of_my_own_posts(posts, bearer):
     feed = (await posts.get("/api/post?limit=2", headers=bearer("bob"))).json()
     assert [p["text"] for p in feed["items"]] == ["alice's"]
     assert feed["next_cursor"] is None
+
+
+async def test_a_busy_replica_refuses_posts_with_503_and_stores_none_of_them(
+    post_settings, bearer, s3, event_queue
+):
+    """Load shedding (common/admission.py): one post at work at a time and no waiting, so posts
+    sent together are refused but one; every refusal is a 503 with Retry-After and a message,
+    and stores nothing (no post, no snippet, no event), while every 201 is stored and announced."""
+    settings = post_settings.model_copy(
+        update={"post_max_at_work": 1, "post_max_wait": timedelta(0)}
+    )
+    async with serve_in_process(post_app(settings)) as replica:
+        body = {"text": "busy?", "code": "print('busy')"}
+        answers = await asyncio.gather(
+            *(replica.post("/api/post", json=body, headers=bearer("ann")) for _ in range(8))
+        )
+        created = [a.json()["id"] for a in answers if a.status_code == 201]
+        refused = [a for a in answers if a.status_code != 201]
+        assert created and refused, [a.status_code for a in answers]
+        for answer in refused:
+            assert answer.status_code == 503, answer.text
+            assert int(answer.headers["Retry-After"]) >= 1
+            assert "busy" in answer.json()["detail"]
+        feed = (await replica.get("/api/post", headers=bearer("bob"))).json()["items"]
+        assert sorted(item["id"] for item in feed) == sorted(created)
+        minio = Minio(s3.endpoint, s3.access_key, s3.secret_key, secure=False)
+        snippets = list(minio.list_objects(settings.s3_bucket, prefix="posts/", recursive=True))
+        assert sorted(o.object_name for o in snippets) == sorted(f"posts/{i}.txt" for i in created)
+        # Once the replica is free again, a post is taken; the events up to its own are those
+        # of the posts created, each once.
+        last = await replica.post("/api/post", json=body, headers=bearer("ann"))
+        assert last.status_code == 201, last.text
+        announced: list[str] = []
+        while last.json()["id"] not in announced:
+            event, _message = await next_event(event_queue)
+            announced.append(event.post.id)
+        assert sorted(announced) == sorted([*created, last.json()["id"]])

@@ -21,9 +21,10 @@ async function wait(ms = 0): Promise<void> {
   await flushPromises()
 }
 
-function refused(detail: string, retryAfter: number): Response {
+/** A refusal with `Retry-After`: a limit's 429, or a busy replica's 503. */
+function refused(detail: string, retryAfter: number, status = 429): Response {
   return new Response(JSON.stringify({ detail }), {
-    status: 429,
+    status,
     headers: { 'Content-Type': 'application/json', 'Retry-After': String(retryAfter) },
   })
 }
@@ -145,6 +146,41 @@ describe('a refusal by a limit (429)', () => {
     await wait(1_000)
     expect(streamed()).toHaveLength(2)
     expect(streamState.value).toBe('open')
+  })
+})
+
+describe('a busy replica (a 503 with Retry-After)', () => {
+  it('says why and when to try again', () => {
+    expect(describeProblem(503, { detail: 'the service is busy, try again shortly' }, 1)).toEqual({
+      status: 503,
+      message: 'The service is busy, try again shortly. You can try again in 1 s.',
+      fields: {},
+      retryAfter: 1,
+    })
+    // Other 503s (a store unavailable) have no Retry-After: they are retried as transient.
+    expect(
+      describeProblem(503, { detail: 'snippet storage unavailable, try again' }).retryAfter,
+    ).toBeUndefined()
+  })
+
+  it('is shown by the composer, which posts when the service allows', async () => {
+    const { fetch, wrapper } = await postFromTheComposer(
+      inTurn(
+        () => refused('the service is busy, try again shortly', 2, 503),
+        () => json(201, POST),
+      ),
+    )
+    await wait()
+
+    expect(wrapper.get('[role=alert]').text()).toBe(
+      'The service is busy, try again shortly. You can try again in 2 s. It will be posted then.',
+    )
+    await wait(1_900)
+    expect(postsSent(fetch)).toHaveLength(1)
+
+    await wait(100)
+    expect(postsSent(fetch)).toHaveLength(2)
+    expect(wrapper.find('[role=alert]').exists()).toBe(false)
   })
 })
 

@@ -5,7 +5,7 @@ export interface Problem {
   message: string
   /** Messages for single fields (by field name), from FastAPI's 422 validation errors. */
   fields: Record<string, string>
-  /** Seconds to wait before trying again, from a 429's `Retry-After`. */
+  /** Seconds to wait before trying again, from the `Retry-After` of a 429 or a busy 503. */
   retryAfter?: number
 }
 
@@ -39,11 +39,17 @@ function sentence(text: string): string {
   return /[.!?]$/.test(capital) ? capital : `${capital}.`
 }
 
+/**
+ * A 429, or a 503 with a `Retry-After` (a replica shedding load; other 503s have none), says
+ * why and when to try again, and carries the wait in `retryAfter`.
+ */
 export function describeProblem(status: number, body: unknown, retryAfter?: number): Problem {
   const detail = typeof body === 'object' && body !== null ? (body as { detail?: unknown }).detail : undefined
-  if (status === 429) {
+  const busy = status === 503 && retryAfter !== undefined
+  if (status === 429 || busy) {
     const wait = retryAfter ?? DEFAULT_RETRY_AFTER_S
-    const why = typeof detail === 'string' && detail ? sentence(detail) : 'Too many attempts.'
+    const fallback = busy ? 'The server is busy.' : 'Too many attempts.'
+    const why = typeof detail === 'string' && detail ? sentence(detail) : fallback
     return { status, message: `${why} You can try again in ${wait} s.`, fields: {}, retryAfter: wait }
   }
   if (typeof detail === 'string') return { status, message: detail, fields: {} }
@@ -83,7 +89,10 @@ export async function settle<T>(
   }
 }
 
-/** A 502 or 503 (a replica went away, a store is restarting) or no answer: worth one more try. */
+/**
+ * A 502 or 503 (a replica went away, a store is restarting) or no answer: worth one more try.
+ * (A busy 503 has a `Retry-After`, so it is waited out instead, like a 429.)
+ */
 function isTransient(status: number): boolean {
   return status === 0 || status === 502 || status === 503
 }
@@ -95,9 +104,9 @@ export const TRANSIENT_RETRIES = 2
  * Like `settle`, but made again where that is safe, which `call` promises (it makes a new
  * request each time, and sending it twice does no harm: a read mark, a sign-in, a post with its
  * Idempotency-Key):
- * - a 429 that asks for a wait of at most `MAX_AUTO_RETRY_S` is waited out (a 429 stored
- *   nothing);
- * - a 502, a 503 or no answer is tried again `TRANSIENT_RETRIES` times, after 1 s, then 2 s.
+ * - a 429, or a busy 503 (one with a `Retry-After`), that asks for a wait of at most
+ *   `MAX_AUTO_RETRY_S` is waited out (neither stored anything);
+ * - a 502, another 503 or no answer is tried again `TRANSIENT_RETRIES` times, after 1 s, then 2 s.
  * `onWait` hears each such failure first, so the view can show its message while it waits.
  */
 export async function settleRetrying<T>(

@@ -1,0 +1,69 @@
+"""Load shedding: a replica takes on only as much of one kind of work as it can finish soon.
+
+At most ``limit`` requests of the kind are at work at once in this replica; the next ones wait
+their turn, first come first served, for at most ``max_wait``. A request still waiting then is
+refused at once with ``503`` and ``Retry-After`` (common/service.py) and has done nothing, so
+its client may send it again later (the web client does). Without it, past the replica's
+capacity every request is accepted and all of them slow down together, until answers take
+seconds and clients time out on work that was in fact done.
+"""
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from prometheus_client import Counter, Gauge
+
+from common.errors import ResponsesDoc, retry_later
+
+SHED = Counter("admission_shed_requests", "Requests refused with 503: replica busy", ["kind"])
+AT_WORK = Gauge("admission_at_work", "Requests admitted and not yet done", ["kind"])
+
+
+class Overloaded(Exception):
+    """Refused for now; answered ``503`` with ``Retry-After`` (common/service.py)."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
+
+
+def busy(description: str) -> ResponsesDoc:
+    """The ``503`` of an operation behind an ``Admission``, for its route's ``responses`` (it
+    says what else a 503 of the route means too: one status, one entry)."""
+    return retry_later(503, description)
+
+
+class Admission:
+    def __init__(
+        self,
+        kind: str,
+        limit: int,
+        max_wait: timedelta,
+        message: str = "the service is busy, try again shortly",
+    ) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._max_wait = max_wait.total_seconds()
+        self._kind = kind
+        self._message = message
+        # Long enough for the queue ahead to clear, short enough that a person waits it out.
+        self._retry_after = max(max_wait, timedelta(seconds=1))
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """A place at work for the block, or ``Overloaded`` once ``max_wait`` has passed."""
+        try:
+            async with asyncio.timeout(self._max_wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            SHED.labels(self._kind).inc()
+            raise Overloaded(self._message, self._retry_after) from None
+        AT_WORK.labels(self._kind).inc()
+        try:
+            yield
+        finally:
+            AT_WORK.labels(self._kind).dec()
+            self._slots.release()
