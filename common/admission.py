@@ -9,26 +9,20 @@ seconds and clients time out on work that was in fact done.
 """
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from prometheus_client import Counter, Gauge
 
-from common.errors import ResponsesDoc, retry_later
+from common.errors import ResponsesDoc, RetryLater, retry_later
 
 SHED = Counter("admission_shed_requests", "Requests refused with 503: replica busy", ["kind"])
 AT_WORK = Gauge("admission_at_work", "Requests admitted and not yet done", ["kind"])
 
 
-class Overloaded(Exception):
-    """Refused for now; answered ``503`` with ``Retry-After`` (common/service.py)."""
-
-    def __init__(self, message: str, retry_after: timedelta) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
+class Overloaded(RetryLater):
+    """Refused for now, the replica busy: ``503`` with ``Retry-After``."""
 
 
 def busy(description: str) -> ResponsesDoc:

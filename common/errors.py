@@ -6,6 +6,8 @@ FastAPI documents by itself. Routes declare every other non-2xx answer in ``resp
 ``error_response``, so the documents say what the services really answer.
 """
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +35,23 @@ RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
+
+
+class RetryLater(Exception):
+    """A refusal that stored nothing and says when to come back: answered ``status`` with
+    ``{"detail": message}`` and ``Retry-After`` (common/service.py)."""
+
+    status = 503
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """Whole seconds, rounded up, at least 1: the ``Retry-After`` header."""
+        return max(1, math.ceil(self.retry_after.total_seconds()))
 
 
 def retry_later(status: int, description: str) -> ResponsesDoc:

@@ -9,7 +9,6 @@ A TTL index deletes a document once its moment has passed: a full bucket needs n
 """
 
 import functools
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,22 +16,14 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
-from common.errors import ResponsesDoc, retry_later
+from common.errors import ResponsesDoc, RetryLater, retry_later
 from common.mongo import Collection, Database, Document
 
 
-class Limited(Exception):
-    """Refused by a limit; answered ``429`` with ``Retry-After`` (common/service.py)."""
+class Limited(RetryLater):
+    """Refused by a limit: ``429`` with ``Retry-After``."""
 
-    def __init__(self, message: str, retry_after: timedelta) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-    @property
-    def retry_after_seconds(self) -> int:
-        """Whole seconds, rounded up, at least 1: the ``Retry-After`` header."""
-        return max(1, math.ceil(self.retry_after.total_seconds()))
+    status = 429
 
 
 def too_many(description: str) -> ResponsesDoc:

@@ -23,11 +23,10 @@ from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from pymongo.errors import ConnectionFailure
 
-from common.admission import Overloaded
 from common.allow import CompleteAllowHeader
 from common.docs import add_docs
+from common.errors import RetryLater
 from common.health import ReadinessCheck, health_router
-from common.limits import Limited
 from common.logging import configure_logging
 from common.request_body import text_only
 from common.request_log import log_request
@@ -54,8 +53,8 @@ def create_service_app(
         ``readiness(app)`` gives the checks for ``/readyz`` (``informational(app)`` those reported
         but not required); they run per request, so they may use clients that ``lifespan`` puts on
         ``app.state``. A database that stops answering mid-request is a 503, not a 500; a limit
-    that refuses (``Limited``, common/limits.py) is a 429 with ``Retry-After``, and a busy
-    replica's refusal (``Overloaded``, common/admission.py) a 503 with ``Retry-After``.
+    that refuses (``Limited``, common/limits.py) is a 429 with ``Retry-After``, a busy
+    replica's refusal (``Overloaded``, common/admission.py) a 503 with it (``RetryLater``).
     """
     configure_logging(name, log_level)
     app = FastAPI(
@@ -83,19 +82,11 @@ def create_service_app(
         log.error("database unavailable", error=str(exc))
         return JSONResponse({"detail": "database unavailable, try again"}, status_code=503)
 
-    @app.exception_handler(Overloaded)
-    async def overloaded(_request: Request, exc: Overloaded) -> JSONResponse:
+    @app.exception_handler(RetryLater)
+    async def retry_later(_request: Request, exc: RetryLater) -> JSONResponse:
         return JSONResponse(
             {"detail": exc.message},
-            status_code=503,
-            headers={"Retry-After": str(exc.retry_after_seconds)},
-        )
-
-    @app.exception_handler(Limited)
-    async def limited(_request: Request, exc: Limited) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.message},
-            status_code=429,
+            status_code=exc.status,
             headers={"Retry-After": str(exc.retry_after_seconds)},
         )
 
