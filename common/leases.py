@@ -8,7 +8,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
-from common.mongo import Collection
+from common.mongo import Collection, unjournaled
 
 
 class Lease:
@@ -16,7 +16,7 @@ class Lease:
     each one is a holder of its own (host, process and object), even within one process."""
 
     def __init__(self, collection: Collection, name: str) -> None:
-        self._leases = collection
+        self._leases = unjournaled(collection)  # a lease lost to a crash is a free one
         self.name = name
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 

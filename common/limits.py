@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
 from common.errors import ResponsesDoc, RetryLater, retry_later
-from common.mongo import Collection, Database, Document
+from common.mongo import Collection, Database, Document, unjournaled
 
 
 class Limited(RetryLater):
@@ -56,7 +56,7 @@ class RateLimit:
     """The limit ``name`` in ``collection`` (several limits may share one collection)."""
 
     def __init__(self, collection: Collection, name: str, rate: Rate, message: str) -> None:
-        self._limits = collection
+        self._limits = unjournaled(collection)  # a bucket lost to a crash is a full one
         self.name = name
         self.rate = rate
         self._message = message

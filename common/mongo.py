@@ -7,7 +7,7 @@ from typing import Any
 import stamina
 from bson import ObjectId
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
@@ -41,6 +41,20 @@ def connect_mongo(url: str) -> Client:
         w="majority",
         journal=True,
     )
+
+
+def unjournaled(collection: Collection) -> Collection:
+    """``collection`` for writes that a crash may lose without harm, acknowledged before the
+    journal is on disk (``j=false``): a limit's bucket, a lease, a sequence reservation, an
+    outbox mark (lost, the event is published again, and consumers are idempotent).
+
+    On a replica set this changes nothing (``w=majority`` is journaled by default there). On a
+    single server, and the local stand-in is one, ``j=true`` syncs the journal to disk at every
+    write: the post and the notification writes keep it, so what was acknowledged to a person
+    survives a crash, and the sync of each also persists every write before it (one journal, in
+    order), the reservations among them.
+    """
+    return collection.with_options(write_concern=WriteConcern(w="majority", j=False))
 
 
 async def ping(client: Client) -> None:

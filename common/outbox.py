@@ -28,7 +28,7 @@ from pymongo import ASCENDING, UpdateOne
 
 from common.clock import utc_now
 from common.events import Event, event_for
-from common.mongo import Collection, Document
+from common.mongo import Collection, Document, unjournaled
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +73,7 @@ def _field(event_id: str, name: str) -> str:
 class Outbox:
     def __init__(self, collection: Collection) -> None:
         self._docs = collection
+        self._marks = unjournaled(collection)  # a mark lost to a crash: published again
 
     async def create_indexes(self) -> None:
         await self._docs.create_index([(DUE, ASCENDING)], name="outbox_due", sparse=True)
@@ -167,7 +168,7 @@ class Outbox:
         filter costs the local stand-in a scan of the list per document, quadratic in the
         batch.)"""
         if updates:
-            await self._docs.bulk_write(updates, ordered=False)
+            await self._marks.bulk_write(updates, ordered=False)
 
     async def mark_failed(self, doc_id: Any, event_id: str, reason: str) -> None:
         """Take an event that can never be published out of the way (kept for inspection)."""
@@ -176,8 +177,8 @@ class Outbox:
             "$set": {_field(event_id, "state"): FAILED, _field(event_id, "error"): reason},
             "$inc": {COUNT: -1},
         }
-        await self._docs.update_one(where, update)
-        await self._docs.update_one({"_id": doc_id, COUNT: 0}, {"$unset": {DUE: ""}})
+        await self._marks.update_one(where, update)
+        await self._marks.update_one({"_id": doc_id, COUNT: 0}, {"$unset": {DUE: ""}})
 
     async def count_pending(self) -> int:
         """Documents with events not yet published (the sparse index: costs what is pending)."""

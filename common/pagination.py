@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pymongo import ReturnDocument
 
-from common.mongo import Collection, Database, Document
+from common.mongo import Collection, Database, Document, unjournaled
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
 
@@ -80,7 +80,8 @@ class Sequence:
     """
 
     def __init__(self, db: Database, name: str) -> None:
-        self._counters = db["counters"]
+        # Persisted by the journaled write that uses the number (one journal, in order).
+        self._counters = unjournaled(db["counters"])
         self._name = name
 
     async def create(self) -> None:

@@ -22,7 +22,7 @@ from pymongo.errors import PyMongoError
 
 from common.clock import utc_now
 from common.limits import Limited
-from common.mongo import Collection
+from common.mongo import Collection, unjournaled
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,7 @@ class OpenStreams:
     """The streams open on this replica, and the count of each user's streams on all of them."""
 
     def __init__(self, collection: Collection, per_user: int, lease: timedelta = LEASE) -> None:
-        self._streams = collection
+        self._streams = unjournaled(collection)  # a lease lost to a crash: one stream uncounted
         self.per_user = per_user
         self._lease = lease
         self._held: set[ObjectId] = set()
