@@ -8,9 +8,13 @@ Scenarios (bench/scenarios.py), each figure beside its anchor from the same run:
   1. reads vs data size: feed, notification list, unread count at --posts/10 and --posts posts;
   2. sustained load: --rate posts/s for --duration s (Locust), post -> notification latency;
   3. backlog drain: --backlog posts while the broker is down, then events/s once it is back;
-  4. sign-ins: --signins at once, and auth's /healthz meanwhile.
+  4. sign-ins: --signins at once, and auth's /healthz meanwhile;
+  5. push: post -> browser over the live stream with --replicas replicas of every service;
+  6. capacity: --steps posts/s for --step-duration s each, the highest held within 1 s p99,
+     CPU per 1,000 posts of every process.
 Output: .artifacts/bench/report.md, results.json, read-latency-vs-size.png,
-post-to-notification.png; --publish-docs copies the report and plots to docs/bench/.
+post-to-notification.png, cpu-per-post.png; --publish-docs copies the report and plots to
+docs/bench/.
 """
 
 import argparse
@@ -53,6 +57,14 @@ def parse_args() -> argparse.Namespace:
     add("--replicas", type=int, default=3, help="replicas of each service for the push figure")
     add("--push-posts", type=int, default=300, help="posts whose push to the browser is timed")
     add("--push-rate", type=float, default=20, help="posts/s while push is timed")
+    add(
+        "--steps",
+        type=float,
+        nargs="+",
+        default=[50, 100, 150, 200, 250, 300, 400],
+        help="posts/s of each capacity step, in order (stops at the first that fails)",
+    )
+    add("--step-duration", type=int, default=30, help="seconds of each capacity step")
     add("--publish-docs", action="store_true", help="copy report.md and the plots to docs/bench/")
     add(
         "--only",

@@ -3,9 +3,11 @@
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
+import matplotlib.axes
+import matplotlib.figure
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -13,6 +15,7 @@ import matplotlib.pyplot as plt
 
 READ_PLOT = "read-latency-vs-size.png"
 EVENT_PLOT = "post-to-notification.png"
+CPU_PLOT = "cpu-per-post.png"
 
 
 @dataclass
@@ -36,7 +39,11 @@ def write(figures: list[Figure], data: dict[str, Any], out: Path) -> str:
     )
     plots = [
         name
-        for name, made in ((READ_PLOT, _reads(data, out)), (EVENT_PLOT, _events(data, out)))
+        for name, made in (
+            (READ_PLOT, _reads(data, out)),
+            (EVENT_PLOT, _events(data, out)),
+            (CPU_PLOT, _cpu(data, out)),
+        )
         if made
     ]
     text = _markdown(figures, data, plots)
@@ -81,7 +88,12 @@ def _markdown(figures: list[Figure], data: dict[str, Any], plots: list[str]) -> 
             )
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name in plots:
-        lines += ["", f"![{name}]({name})"]
+        if name != CPU_PLOT:
+            lines += ["", f"![{name}]({name})"]
+    if capacity := data.get("capacity"):
+        lines += _capacity(capacity)
+        if CPU_PLOT in plots:
+            lines += ["", f"![{CPU_PLOT}]({CPU_PLOT})"]
     if where := data.get("where_time_goes"):
         lines += [
             "",
@@ -106,6 +118,35 @@ def _markdown(figures: list[Figure], data: dict[str, Any], plots: list[str]) -> 
     return "\n".join(lines) + "\n"
 
 
+def _save(
+    fig: matplotlib.figure.Figure,
+    ax: matplotlib.axes.Axes,
+    title: str,
+    path: Path,
+    legend_outside: bool = True,
+    grid_axis: Literal["both", "x", "y"] = "both",
+) -> bool:
+    """Title, grid and legend; the plot written to ``path`` and closed."""
+    ax.set_title(title)
+    ax.grid(True, which="both", axis=grid_axis, alpha=0.3)
+    if legend_outside:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _processes(steps: list[dict[str, Any]]) -> list[str]:
+    """Every process measured at any step, the costliest first."""
+    return sorted(
+        {name for step in steps for name in step["cpu_per_1000"]},
+        key=lambda name: -max(step["cpu_per_1000"].get(name, 0) for step in steps),
+    )
+
+
 def _reads(data: dict[str, Any], out: Path) -> bool:
     reads = data.get("reads")
     if not reads or len(reads["sizes"]) < 2:
@@ -125,13 +166,7 @@ def _reads(data: dict[str, Any], out: Path) -> bool:
     ax.set(xscale="log", yscale="log", xlabel="posts stored", ylabel="latency (ms)")
     ax.set_xticks(reads["sizes"], [f"{n:,}" for n in reads["sizes"]], minor=False)
     ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_title("Reads vs data size (solid p50, dashed p99)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.tight_layout()
-    fig.savefig(out / READ_PLOT, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(fig, ax, "Reads vs data size (solid p50, dashed p99)", out / READ_PLOT)
 
 
 def _events(data: dict[str, Any], out: Path) -> bool:
@@ -151,10 +186,74 @@ def _events(data: dict[str, Any], out: Path) -> bool:
     ax.set(
         xlabel="seconds since the load started (post created)", ylabel="latency (ms)", yscale="log"
     )
-    ax.set_title(f"Post → notification, {sustained['rate']:g} posts/s asked")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out / EVENT_PLOT, dpi=110)
-    plt.close(fig)
-    return True
+    title = f"Post → notification, {sustained['rate']:g} posts/s asked"
+    return _save(fig, ax, title, out / EVENT_PLOT, legend_outside=False)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
+
+
+def _capacity(capacity: dict[str, Any]) -> list[str]:
+    steps = capacity["steps"]
+    lines = [
+        "",
+        "## Capacity steps (open loop, posts with code by four authors, B's live stream)",
+        "",
+        "The last row is twice the rate held: past the limit, the post service sheds with `503`.",
+        "",
+        "| asked | sent | answers | accepted POST p50 / p99 | post → stream p50 / p99 | delivered "
+        "| in list | exactly once | CPU per post | held |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    overload = capacity.get("overload")
+    for step in [*steps, *([overload] if overload else [])]:
+        per_post = sum(step["cpu_per_1000"].values())
+        answers = ", ".join(f"{n:,} x {status}" for status, n in step["statuses"].items())
+        held = "past the limit" if step is overload else "yes" if step["ok"] else "**no**"
+        lines.append(
+            f"| {step['rate']:g}/s | {step['sent_rate']:.1f}/s | {answers} | "
+            f"{ms(step['post_p50_s'])} / {ms(step['post_p99_s'])} | "
+            f"{ms(step['p50_s'])} / {ms(step['p99_s'])} | {step['delivered']:,}/{step['posts']:,} "
+            f"| {step['listed']:,} | {step['exactly_once']} | {per_post:.1f} ms | {held} |"
+        )
+    names = _processes(steps)
+    lines += [
+        "",
+        "## Where the CPU goes (CPU seconds per 1,000 posts, each process with its children)",
+        "",
+        "| process | "
+        + " | ".join(f"{step['rate']:g}/s" for step in steps)
+        + " | RSS before | RSS after |",
+        "|---|" + "---|" * (len(steps) + 2),
+    ]
+    before, after = capacity["rss_before"], capacity["rss_after"]
+    for name in names:
+        cells = (f"{step['cpu_per_1000'].get(name, 0):.2f}" for step in steps)
+        rss = (
+            f"{_mib(before[name])} | {_mib(after[name])}"
+            if before.get(name) and after.get(name)
+            else "- | -"
+        )
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {rss} |")
+    totals = (f"**{sum(step['cpu_per_1000'].values()):.2f}**" for step in steps)
+    lines.append("| all | " + " | ".join(totals) + " | | |")
+    return lines
+
+
+def _cpu(data: dict[str, Any], out: Path) -> bool:
+    capacity = data.get("capacity")
+    if not capacity or not capacity["steps"]:
+        return False
+    steps = capacity["steps"]
+    names = _processes(steps)
+    labels = [f"{step['rate']:g}/s" for step in steps]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    bottom = [0.0] * len(steps)
+    for name in names:
+        values = [step["cpu_per_1000"].get(name, 0) for step in steps]
+        ax.bar(labels, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set(xlabel="posts/s asked", ylabel="CPU seconds per 1,000 posts (ms per post)")
+    title = "Where the CPU goes, per post, at each capacity step"
+    return _save(fig, ax, title, out / CPU_PLOT, grid_axis="y")

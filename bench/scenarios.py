@@ -26,7 +26,8 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from tqdm import tqdm
 
-from bench import post_body
+from bench import cpu, post_body
+from bench.pipeline import pipeline_rate
 from bench.probe import NotificationProbe, broker_round_trip, broker_throughput
 from bench.report import Figure, ms
 from bench.stack import Target
@@ -402,37 +403,62 @@ async def reads_vs_size(run: Run) -> None:
             )
 
 
-async def run_locust(run: Run) -> tuple[dict[str, float], Path]:
-    """Locust headless for --duration s; returns {post id: time created} and its stats file."""
-    args = run.args
-    users = math.ceil(2 * args.rate)  # enough free users for the schedule with 2 s answers
-    created_csv, stats = run.out / "created.csv", run.out / "locust"
-    created_csv.write_text("")
+@dataclass(frozen=True)
+class Answer:
+    """One request of the load: its status (0: no answer), when it was sent and answered
+    (time.time()), and the post it created."""
+
+    status: int
+    sent: float
+    done: float
+    post_id: str
+
+    @property
+    def took(self) -> float:
+        return self.done - self.sent
+
+
+async def run_locust(
+    run: Run, rate: float, duration: int, authors: list[str]
+) -> tuple[list[Answer], Path]:
+    """Locust headless: ``rate`` posts/s for ``duration`` s by ``authors``; returns every
+    request's answer and Locust's statistics file."""
+    users = math.ceil(2 * rate)  # enough free users for the schedule with 2 s answers
+    answers_csv, stats = run.out / "answers.csv", run.out / "locust"
+    answers_csv.write_text("")
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "BENCH_TOKEN": run.tokens["A"],
-        "BENCH_RATE": str(args.rate),
-        "BENCH_CREATED": str(created_csv),
+        "BENCH_TOKENS": ",".join(run.tokens[author] for author in authors),
+        "BENCH_RATE": str(rate),
+        "BENCH_ANSWERS": str(answers_csv),
     }
-    with (run.out / "locust.log").open("w") as log:
+    with (run.out / "locust.log").open("a") as log:
         locust = await asyncio.create_subprocess_exec(
             *(str(ROOT / ".venv" / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py")),
             *("--headless", "--only-summary", "-u", str(users), "-r", str(users)),
-            *("--run-time", f"{args.duration}s", "--stop-timeout", "10"),
+            *("--run-time", f"{duration}s", "--stop-timeout", "10"),
             *("--host", run.target.gateway, "--json-file", str(stats)),
             env=env,
             stdout=log,
             stderr=log,
         )
         start = time.monotonic()
-        with tqdm(total=args.duration, desc=f"{args.rate:g} posts/s (Locust)", unit="s") as bar:
+        with tqdm(total=duration, desc=f"{rate:g} posts/s (Locust)", unit="s") as bar:
             while locust.returncode is None:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(locust.wait(), 1)
-                bar.update(min(args.duration, int(time.monotonic() - start)) - bar.n)
-    rows = csv.reader(created_csv.read_text().splitlines())
-    return {post_id: float(at) for post_id, at in rows}, Path(f"{stats}.json")
+                bar.update(min(duration, int(time.monotonic() - start)) - bar.n)
+    answers = [
+        Answer(int(status), float(sent), float(done), post_id)
+        for status, sent, done, post_id in csv.reader(answers_csv.read_text().splitlines())
+    ]
+    return answers, Path(f"{stats}.json")
+
+
+def created_by(answers: list[Answer]) -> dict[str, Answer]:
+    """The answers that created a post, by its id."""
+    return {a.post_id: a for a in answers if a.status == 201}
 
 
 async def sustained_load(run: Run) -> None:
@@ -443,7 +469,8 @@ async def sustained_load(run: Run) -> None:
     probe_task = asyncio.create_task(probe.run(stop))
     await probe.started.wait()
     stored_before = await notifications_stored(run)
-    created, stats = await run_locust(run)
+    answers, stats = await run_locust(run, args.rate, args.duration, ["A"])
+    created = {post_id: answer.done for post_id, answer in created_by(answers).items()}
     run.created += len(created)
 
     async def drained() -> bool:
@@ -713,4 +740,166 @@ async def paced_posts(run: Run, gateway: str, count: int, rate: float) -> dict[s
     return sent
 
 
-SCENARIOS = [sign_up, reads_vs_size, sustained_load, backlog_drain, sign_ins, push_latency]
+async def in_list(run: Run, user: str, post_ids: set[str]) -> int:
+    """How many of ``post_ids`` the user's notification list shows, read newest first a page
+    of 100 at a time (as far as those posts can reach)."""
+    found: set[str] = set()
+    cursor, pages = None, math.ceil(len(post_ids) / 100) + 5
+    for _ in range(pages):
+        params: dict[str, str | int] = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        answer = await run.http.get("/api/notification", params=params, headers=run.auth(user))
+        page = _check(answer, 200)
+        found |= post_ids & {item["post_id"] for item in page["items"]}
+        cursor = page["next_cursor"]
+        if not cursor or found == post_ids:
+            break
+    return len(found)
+
+
+async def load_step(
+    run: Run, stream: StreamClient, roots: dict[str, int], rate: float, wait: float
+) -> dict[str, Any]:
+    """One step of open-loop posts by the four authors at ``rate`` for --step-duration s, then
+    up to ``wait`` s for B's stream to deliver every post created: what was asked, sent,
+    accepted and refused, the latencies, and the CPU per 1,000 posts of every process."""
+    args = run.args
+    before = cpu.snapshot(roots)
+    answers, _stats = await run_locust(run, rate, args.step_duration, SEEDERS)
+    created = created_by(answers)
+    run.created += len(created)
+    load_stopped = time.monotonic()
+
+    async def delivered() -> bool:
+        return created.keys() <= stream.first_at.keys()
+
+    await wait_for(delivered, wait)
+    after = cpu.snapshot(roots)
+    delivered_in = time.monotonic() - load_stopped
+    latencies = [stream.first_at[p] - a.sent for p, a in created.items() if p in stream.first_at]
+    accepted = [a.took for a in created.values()]
+    statuses = Counter(a.status for a in answers)
+    listed = await in_list(run, "B", set(created))
+    good, once = await asyncio.to_thread(exactly_once, run, list(created))
+    two = len(latencies) > 1
+    return {
+        "rate": rate,
+        "requests": len(answers),
+        "sent_rate": len(answers) / args.step_duration,
+        "posts": len(created),
+        "statuses": {str(status): n for status, n in sorted(statuses.items())},
+        "failures": len(answers) - len(created),
+        "post_p50_s": pct(accepted, 50) if len(accepted) > 1 else None,
+        "post_p99_s": pct(accepted, 99) if len(accepted) > 1 else None,
+        "p50_s": pct(latencies, 50) if two else None,
+        "p99_s": pct(latencies, 99) if two else None,
+        "delivered": len(latencies),
+        "delivered_after_s": delivered_in,
+        "listed": listed,
+        "exactly_once": once,
+        "all_once": good == len(created),
+        "cpu_per_1000": cpu.per_thousand(before, after, len(created)),
+    }
+
+
+async def capacity(run: Run) -> None:
+    """6. Steps of open-loop load (--steps posts/s, --step-duration s each), posts with code by
+    four authors, while B holds a stream through the gateway: the highest rate with 0 errors,
+    the rate held and post → stream p99 ≤ 1 s (timed from the request being sent; each post also
+    in B's list, exactly one notification each). CPU per 1,000 posts of every process at each
+    step. Anchor: the same per-post work by the bare clients (bench/pipeline.py). Then twice
+    that rate: the post service sheds what it cannot take (503 + Retry-After), accepted posts
+    keep p99 ≤ 1 s, and each is notified once within 60 s of the load's end."""
+    args, target = run.args, run.target
+    roots = target.processes()
+    first = cpu.snapshot(roots)
+    steps: list[dict[str, Any]] = []
+    held = None
+
+    async def drained() -> bool:
+        pending, ready = await asyncio.gather(outbox_pending(run), target.queue_ready())
+        return pending == 0 and ready == 0
+
+    async with StreamClient(target.gateway, run.tokens["B"]) as stream:
+        for rate in args.steps:
+            await wait_for(drained, args.wait)
+            step = await load_step(run, stream, roots, rate, args.wait)
+            step["ok"] = (
+                step["requests"] > 0
+                and step["failures"] == 0
+                and step["requests"] >= 0.95 * rate * args.step_duration
+                and step["p99_s"] is not None
+                and step["p99_s"] <= 1
+                and step["delivered"] == step["listed"] == step["posts"]
+                and step["all_once"]
+            )
+            steps.append(step)
+            if not step["ok"]:
+                break
+            held = rate
+        await wait_for(drained, args.wait)
+        overload = await load_step(run, stream, roots, 2 * (held or args.steps[0]), 60)
+    healthy = all(
+        [
+            (await run.http.get(f"{url}/healthz")).status_code == 200
+            for url in target.services.values()
+        ]
+    )
+    last = cpu.snapshot(roots)
+    anchor = None
+    if target.stack is not None:
+        anchor = await pipeline_rate(target.mongo_url, target.s3(), target.rabbit_url)
+    else:
+        run.note("--target: the capacity anchor (bare clients) runs on a private stack only")
+    run.data["capacity"] = {
+        "steps": steps,
+        "held": held,
+        "overload": overload,
+        "anchor_rate": anchor,
+        "rss_before": {name: usage.rss for name, usage in first.items()},
+        "rss_after": {name: usage.rss for name, usage in last.items()},
+    }
+    statuses = overload["statuses"]
+    other_5xx = sum(
+        n for status, n in statuses.items() if status.startswith("5") and status != "503"
+    )
+    p99 = overload["post_p99_s"]
+    run.figures += [
+        Figure(
+            "capacity: posts/s with 0 errors and post → stream p99 ≤ 1 s for "
+            f"{args.step_duration} s",
+            "≥ 200/s",
+            f"{held or 0:g}/s"
+            + ("" if steps and not steps[-1]["ok"] else " (the highest step asked)"),
+            "-" if anchor is None else f"{anchor:.0f}/s bare clients",
+            "-" if anchor is None or not held else f"{held / anchor:.2f}x",
+            held is not None and held >= 200,
+        ),
+        Figure(
+            f"past the limit: {overload['rate']:g} posts/s for {args.step_duration} s, "
+            "accepted POST p99",
+            "≤ 1 s",
+            f"{ms(p99)} ({overload['posts']:,} accepted, {statuses.get('503', 0):,} refused 503, "
+            f"{other_5xx} other 5xx; answers {statuses})",
+            met=p99 is not None and p99 <= 1 and other_5xx == 0 and healthy,
+        ),
+        Figure(
+            "past the limit: every accepted post notified once",
+            "≤ 60 s after",
+            f"{overload['delivered']:,}/{overload['posts']:,} on the stream in "
+            f"{overload['delivered_after_s']:.1f} s, exactly once {overload['exactly_once']}",
+            met=overload["delivered"] == overload["posts"]
+            and overload["delivered_after_s"] <= 60
+            and overload["all_once"],
+        ),
+    ]
+
+
+SCENARIOS = [
+    sign_up,
+    reads_vs_size,
+    sustained_load,
+    backlog_drain,
+    sign_ins,
+    capacity,  # before push_latency, which scales the stack out
+    push_latency,
+]

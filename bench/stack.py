@@ -10,14 +10,14 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
 from pydantic_settings import BaseSettings
 
 from auth_service.tokens import ensure_key_pair
-from devstack.processes import RabbitNode, start_mongo, start_s3
+from devstack.processes import Process, RabbitNode, start_mongo, start_s3
 from devstack.stack import S3, Keys, Names, Stack
 from notification_service.settings import NotificationSettings
 from post_service.settings import PostSettings
@@ -44,6 +44,21 @@ class Target:
     queue: str  # notification_service's queue
     rabbit: RabbitNode | None = None  # a private node only: the outage scenario stops it
     stack: Stack | None = None  # a private stack only: the push scenario adds replicas to it
+    stores: dict[str, Process] = field(default_factory=dict)  # a private stack's MongoDB and S3
+
+    def s3(self) -> S3:
+        """The object store of a private stack, with its keys."""
+        assert self.stack is not None, "a private stack's only"
+        env = self.stack.env
+        return S3(env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"])
+
+    def processes(self) -> dict[str, int]:
+        """Each process of a private stack by name, as the pid of the root of its tree (none for
+        a running stack): the stores, the broker, every service replica and the gateway."""
+        named = {**self.stores, **(self.stack.processes if self.stack else {})}
+        if self.rabbit is not None and self.rabbit.process is not None:
+            named["rabbitmq"] = self.rabbit.process
+        return {name: p.popen.pid for name, p in named.items() if p.running and p.popen}
 
     async def queue_ready(self) -> int:
         """Messages waiting in the notification queue, as its leader counts them now.
@@ -105,6 +120,7 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
             queue=names.queue,
             rabbit=rabbit,
             stack=stack,
+            stores={"mongodb": mongo, "s3": s3},
         )
 
 
