@@ -29,7 +29,7 @@ from common.errors import RetryLater
 from common.health import ReadinessCheck, health_router
 from common.logging import configure_logging
 from common.request_body import text_only
-from common.request_log import log_request
+from common.request_log import RequestLog
 from common.validation_errors import invalid_request
 
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -66,7 +66,7 @@ def create_service_app(
         dependencies=[Depends(text_only)],
     )
     add_docs(app, docs_url=f"/api/{name}/docs", openapi_url=f"/api/{name}/openapi.json")
-    app.middleware("http")(log_request)
+    app.add_middleware(RequestLog)
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",
