@@ -31,7 +31,7 @@ class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
     )
     # Load shedding per replica (common/admission.py): at most this many posts being created at
     # once; one that waits longer than the wait for its turn is refused (503, Retry-After).
-    post_max_at_work: int = Field(default=32, ge=1, le=10_000)
+    post_max_at_work: int = Field(default=8, ge=1, le=10_000)
     post_max_wait: Seconds = Field(
         default=timedelta(milliseconds=500), ge=timedelta(0), le=timedelta(minutes=1)
     )
