@@ -52,6 +52,20 @@ async def test_a_request_within_max_wait_gets_the_place_that_comes_free():
     assert admitted.is_set()
 
 
+async def test_past_a_full_waiting_room_a_request_is_refused_at_once():
+    admission = Admission("test", limit=2, max_wait=timedelta(seconds=30))
+    release = asyncio.Event()
+    workers = await hold_places(admission, 2, release)
+    waiters = await hold_places(admission, 4, release)  # the waiting room: twice those at work
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(Overloaded):
+        async with admission.slot():
+            pytest.fail("admitted past the limit and the waiting room")
+    assert asyncio.get_running_loop().time() - started < 1  # not after max_wait
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*workers, *waiters), 10)  # the waiters got in
+
+
 async def test_a_refused_request_takes_no_place():
     admission = Admission("test", limit=1, max_wait=timedelta(0))
     async with admission.slot():
