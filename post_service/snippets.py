@@ -26,9 +26,13 @@ class SnippetStore:
         region: str = "us-east-1",
     ) -> None:
         # Bounded timeouts and retries: a stalled object store must fail a request, not hang it.
+        # A connection kept for each worker thread that may call at once (asyncio's default
+        # executor has at most 32): urllib3 keeps one by default, so concurrent puts opened a
+        # new connection each and threw it away ("Connection pool is full").
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=3.0, read=10.0),
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
+            maxsize=32,
         )
         self._client = Minio(
             endpoint,
