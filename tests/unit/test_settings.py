@@ -92,5 +92,6 @@ def test_the_generous_limits_of_the_test_stacks_and_bench_are_accepted(monkeypat
     for variable, value in GENEROUS_LIMITS.items():
         monkeypatch.setenv(variable, value)
     assert PostSettings().post_limit_burst == 1_000_000
+    assert PostSettings().post_max_at_work == 10_000
     assert NotificationSettings().streams_per_user == 1000
     assert AuthSettings().signin_failure_limit_interval.total_seconds() == 0.001
