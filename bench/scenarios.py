@@ -55,6 +55,11 @@ def pct(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
+def p50_p99(samples: list[float]) -> tuple[float | None, float | None]:
+    """The median and the 99th percentile, or ``None`` for both with fewer than two samples."""
+    return (pct(samples, 50), pct(samples, 99)) if len(samples) > 1 else (None, None)
+
+
 def times(measured: float | None, anchor: float) -> str:
     return "-" if measured is None else f"{measured / anchor:.0f}x"
 
@@ -494,7 +499,7 @@ async def sustained_load(run: Run) -> None:
     requests, failures, post_p50, post_p99 = locust_totals(stats)
     t0 = min(created.values(), default=0)
     seen = {p: probe.first_seen[p] - at for p, at in created.items() if p in probe.first_seen}
-    p50, p99 = (pct([*seen.values()], q) for q in (50, 99)) if len(seen) > 1 else (None, None)
+    p50, p99 = p50_p99([*seen.values()])
     anchor = await broker_round_trip(target.rabbit_url, 300)
     a50, a99 = pct(anchor, 50), pct(anchor, 99)
     good, once = await asyncio.to_thread(exactly_once, run, list(created))
@@ -688,7 +693,7 @@ async def push_latency(run: Run) -> None:
         for post, count in client.times_pushed().items()
         if post in sent
     )
-    p50, p99 = (pct(samples, q) for q in (50, 99)) if len(samples) > 1 else (None, None)
+    p50, p99 = p50_p99(samples)
     anchor = await broker_round_trip(target.rabbit_url, 300)
     a50, a99 = pct(anchor, 50), pct(anchor, 99)
     run.data["push"] = {
@@ -780,7 +785,8 @@ async def load_step(
     statuses = Counter(a.status for a in answers)
     listed = await in_list(run, "B", set(created))
     good, once = await asyncio.to_thread(exactly_once, run, list(created))
-    two = len(latencies) > 1
+    post_p50, post_p99 = p50_p99(accepted)
+    p50, p99 = p50_p99(latencies)
     return {
         "rate": rate,
         "requests": len(answers),
@@ -788,10 +794,10 @@ async def load_step(
         "posts": len(created),
         "statuses": {str(status): n for status, n in sorted(statuses.items())},
         "failures": len(answers) - len(created),
-        "post_p50_s": pct(accepted, 50) if len(accepted) > 1 else None,
-        "post_p99_s": pct(accepted, 99) if len(accepted) > 1 else None,
-        "p50_s": pct(latencies, 50) if two else None,
-        "p99_s": pct(latencies, 99) if two else None,
+        "post_p50_s": post_p50,
+        "post_p99_s": post_p99,
+        "p50_s": p50,
+        "p99_s": p99,
         "delivered": len(latencies),
         "delivered_after_s": delivered_in,
         "listed": listed,

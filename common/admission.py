@@ -29,7 +29,7 @@ class Overloaded(RetryLater):
 def busy(description: str) -> ResponsesDoc:
     """The ``503`` of an operation behind an ``Admission``, for its route's ``responses`` (it
     says what else a 503 of the route means too: one status, one entry)."""
-    return retry_later(503, description)
+    return retry_later(Overloaded.status, description)
 
 
 class Admission:

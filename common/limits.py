@@ -28,7 +28,7 @@ class Limited(RetryLater):
 
 def too_many(description: str) -> ResponsesDoc:
     """The ``429`` of an operation behind a limit, for its route's ``responses``."""
-    return retry_later(429, description)
+    return retry_later(Limited.status, description)
 
 
 @dataclass(frozen=True)

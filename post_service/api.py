@@ -102,7 +102,8 @@ def _summary(doc: dict[str, Any]) -> PostSummary:
         ),
         **busy(
             "The database or the snippet store is unavailable, or this replica is busy "
-            "(POST_MAX_AT_WORK posts at work, the next waited POST_MAX_WAIT: with Retry-After); "
+            "(POST_MAX_AT_WORK posts at work and twice as many waiting, or the next waited "
+            "POST_MAX_WAIT: with Retry-After); "
             "nothing was stored"
         ),
         **too_many(

@@ -270,7 +270,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
-            /** @description The database or the snippet store is unavailable, or this replica is busy (POST_MAX_AT_WORK posts at work, the next waited POST_MAX_WAIT: with Retry-After); nothing was stored */
+            /** @description The database or the snippet store is unavailable, or this replica is busy (POST_MAX_AT_WORK posts at work and twice as many waiting, or the next waited POST_MAX_WAIT: with Retry-After); nothing was stored */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again */
