@@ -183,3 +183,14 @@ class Outbox:
     async def count_pending(self) -> int:
         """Documents with events not yet published (the sparse index: costs what is pending)."""
         return await self._docs.count_documents({DUE: {"$exists": True}})
+
+    async def oldest_pending(self) -> datetime | None:
+        """When the oldest event still waiting was made (None when none waits): the document
+        due first, read by the sparse index (costs what is pending, like ``count_pending``)."""
+        found = self._docs.find({DUE: {"$exists": True}}, {"outbox": 1}).sort(DUE, ASCENDING)
+        for doc in await found.limit(1).to_list():
+            entries = doc["outbox"]["events"].values()
+            made = [e["event"]["occurred_at"] for e in entries if e["state"] == PENDING]
+            if made:
+                return min(datetime.fromisoformat(m) for m in made)
+        return None

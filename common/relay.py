@@ -35,7 +35,12 @@ from common.tasks import BackgroundTasks, next_batch
 
 log = structlog.get_logger(__name__)
 
+# Reported by the sweep lease's holder; every other replica reports 0, so the max over replicas
+# is the outbox's (deploy/prometheus/rules.yml).
 PENDING_EVENTS = Gauge("outbox_pending_events", "Documents holding events not yet published")
+OLDEST_PENDING = Gauge(
+    "outbox_oldest_pending_age_seconds", "How long the oldest event not yet published has waited"
+)
 PUBLISH_LATENCY = Histogram(
     "outbox_publish_latency_seconds",
     "From the event (made with its change) to the broker's confirm",
@@ -129,8 +134,12 @@ class OutboxRelay:
         """
         lease_ttl = max(self.claim_timeout, timedelta(seconds=3 * self._poll_interval))
         if not await self._lease.hold(lease_ttl):
+            PENDING_EVENTS.set(0)
+            OLDEST_PENDING.set(0)
             return 0
         PENDING_EVENTS.set(await self._outbox.count_pending())
+        oldest = await self._outbox.oldest_pending()
+        OLDEST_PENDING.set(0 if oldest is None else (utc_now() - oldest).total_seconds())
         published, read_size = 0, SWEEP_READ_BATCHES * self._batch_size
         while self._broker.is_connected:
             due = await self._outbox.due(read_size)
