@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from celery import Celery, bootsteps
-from celery.signals import setup_logging
+from celery.signals import beat_init, setup_logging, worker_process_init
 
 from cleaner_worker.liveness import INTERVAL
 from cleaner_worker.settings import CleanerSettings
 from common.logging import configure_logging
+from common.tracing import configure_tracing
 
 settings = CleanerSettings()
 
@@ -67,3 +68,14 @@ if settings.cleaner_liveness_file:
 @setup_logging.connect
 def _json_logs(**_kwargs: object) -> None:
     configure_logging("cleaner_worker", settings.log_level)
+
+
+@worker_process_init.connect
+@beat_init.connect
+def _traces(**_kwargs: object) -> None:
+    """Traces, when an exporter is set (common/tracing.py): in each pool process after the
+    fork (an exporter's thread does not survive one), and in beat, whose sends start them."""
+    if configure_tracing("cleaner_worker"):
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+        CeleryInstrumentor().instrument()  # type: ignore[no-untyped-call]

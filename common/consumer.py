@@ -27,6 +27,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
+from common import tracing
 from common.clock import utc_now
 from common.events import Event
 from common.messaging import (
@@ -194,30 +195,33 @@ class EventConsumer:
         self, handler: Handler, received: list[tuple[AbstractIncomingMessage, Event]]
     ) -> None:
         events = [event for _, event in received]
-        try:
-            async for attempt in stamina.retry_context(
-                on=ConnectionFailure, attempts=None, timeout=self._db_retry_timeout
-            ):
-                with attempt:
-                    applied = await handler.handle(events)
-        except Exception:
-            log.exception("event handling failed, returned to the queue", events=len(events))
-            CONSUMED_EVENTS.labels(self._name, "requeued").inc(len(events))
-            for message, _ in received:
-                await message.nack(requeue=True)
-            return
-        handled = utc_now()
-        for message, event in received:
-            await message.ack()
-            new = event.event_id in applied
-            CONSUMED_EVENTS.labels(self._name, "applied" if new else "duplicate").inc()
-            CONSUMER_LAG.labels(self._name).observe((handled - event.occurred_at).total_seconds())
-            with _correlated(message):
-                log.info(
-                    handler.applied if new else handler.duplicate,
-                    event_id=event.event_id,
-                    **event.subject(),
-                )
+        traces = {event.event_id: tracing.received(message.headers) for message, event in received}
+        with tracing.handling(f"{self._name} process {events[0].ROUTING_KEY}", traces):
+            try:
+                async for attempt in stamina.retry_context(
+                    on=ConnectionFailure, attempts=None, timeout=self._db_retry_timeout
+                ):
+                    with attempt:
+                        applied = await handler.handle(events)
+            except Exception:
+                log.exception("event handling failed, returned to the queue", events=len(events))
+                CONSUMED_EVENTS.labels(self._name, "requeued").inc(len(events))
+                for message, _ in received:
+                    await message.nack(requeue=True)
+                return
+            handled = utc_now()
+            for message, event in received:
+                await message.ack()
+                new = event.event_id in applied
+                CONSUMED_EVENTS.labels(self._name, "applied" if new else "duplicate").inc()
+                lag = (handled - event.occurred_at).total_seconds()
+                CONSUMER_LAG.labels(self._name).observe(lag)
+                with _correlated(message), tracing.continued(tracing.of_event(event.event_id)):
+                    log.info(
+                        handler.applied if new else handler.duplicate,
+                        event_id=event.event_id,
+                        **event.subject(),
+                    )
 
 
 @contextlib.contextmanager

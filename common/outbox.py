@@ -10,15 +10,17 @@ A document's outbox::
     outbox: {
       due: <when a relay may take its pending events>   # only while some are pending
       pending: <how many are pending>
-      events: {<event id>: {routing_key, event, correlation_id, state, ...}, ...}
+      events: {<event id>: {routing_key, event, correlation_id, trace, state, ...}, ...}
     }
 
 ``outbox.due`` is in a sparse index and leaves the document with its last pending event, so
 finding what is due reads only pending documents, however many there are. A document's events
 are published in the order they were added (the order of ``events``, which MongoDB keeps).
+Each event keeps the trace context of the request that made it (``trace``, W3C headers; only
+while tracing is on: common/tracing.py), so its publish joins that request's trace.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +31,7 @@ from pymongo import ASCENDING, UpdateOne
 from common.clock import utc_now
 from common.events import Event, event_for
 from common.mongo import Collection, Document, unjournaled
+from common.tracing import Carrier, current
 
 log = structlog.get_logger(__name__)
 
@@ -48,21 +51,25 @@ class Pending:
     event: Event
     correlation: str | None
     last: bool = True  # the last pending event of its document when it was read or written
+    trace: Carrier = field(default_factory=dict)  # the trace of the request that made it
 
 
 def _entry(event: Event, correlation: str | None) -> Document:
-    return {
+    entry = {
         "state": PENDING,
         "routing_key": event.ROUTING_KEY,
         "event": event.model_dump(mode="json"),
         "correlation_id": correlation,
     }
+    if trace := current():
+        entry["trace"] = trace
+    return entry
 
 
-def _in_order(doc_id: Any, events: list[tuple[Event, str | None]]) -> list[Pending]:
+def _in_order(doc_id: Any, events: list[tuple[Event, str | None, Carrier]]) -> list[Pending]:
     return [
-        Pending(doc_id, event, correlation, last=i == len(events) - 1)
-        for i, (event, correlation) in enumerate(events)
+        Pending(doc_id, event, correlation, last=i == len(events) - 1, trace=trace)
+        for i, (event, correlation, trace) in enumerate(events)
     ]
 
 
@@ -107,7 +114,8 @@ class Outbox:
     @staticmethod
     def written(doc_id: Any, events: list[Event], correlation: str | None) -> list[Pending]:
         """What a relay's fast path publishes after a document was inserted with ``events``."""
-        return _in_order(doc_id, [(event, correlation) for event in events])
+        trace = current()
+        return _in_order(doc_id, [(event, correlation, trace) for event in events])
 
     async def due(self, limit: int, now: datetime | None = None) -> list[list[Pending]]:
         """The pending events of up to ``limit`` documents whose claim has run out: one list per
@@ -127,7 +135,7 @@ class Outbox:
                 log.error("outbox event invalid, set aside", doc_id=str(doc["_id"]), error=str(exc))
                 await self.mark_failed(doc["_id"], event_id, str(exc))
                 continue
-            readable.append((event, entry.get("correlation_id")))
+            readable.append((event, entry.get("correlation_id"), entry.get("trace") or {}))
         return _in_order(doc["_id"], readable)
 
     async def mark_published(self, published: list[Pending]) -> None:

@@ -27,6 +27,7 @@ import structlog
 from asgi_correlation_id import correlation_id
 from prometheus_client import Counter, Gauge, Histogram
 
+from common import tracing
 from common.clock import utc_now
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
@@ -178,7 +179,13 @@ class OutboxRelay:
     async def _publish_one(self, pending: Pending) -> bool:
         correlation_id.set(pending.correlation)  # this task's own context
         try:
-            await self._publisher.publish(pending.event, pending.correlation)
+            # In the trace of the request that made the event (stored with it in the outbox).
+            with tracing.span(
+                f"outbox publish {pending.event.ROUTING_KEY}",
+                parent=pending.trace,
+                event_id=pending.event.event_id,
+            ):
+                await self._publisher.publish(pending.event, pending.correlation)
         except Exception as exc:
             log.warning(
                 "event not published, will retry", event_id=pending.event.event_id, error=repr(exc)

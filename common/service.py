@@ -2,9 +2,10 @@
 
 JSON logs, a request id on every request (taken from the gateway's ``X-Request-ID`` or made
 here), one log line per request, Prometheus metrics on ``/metrics`` (request latency per route,
-plus what the service registers itself), health endpoints and API docs under the service's own
-prefix (``/api/<name>/docs``) so the gateway can route them like the API. The gateway proxies
-only ``/api/``: health and metrics are for probes and scrapers inside the deployment.
+plus what the service registers itself), OpenTelemetry traces when an exporter is set
+(common/tracing.py), health endpoints and API docs under the service's own prefix
+(``/api/<name>/docs``) so the gateway can route them like the API. The gateway proxies only
+``/api/``: health and metrics are for probes and scrapers inside the deployment.
 
 Each part lives in a module of its own (common/request_body.py, request_log.py,
 validation_errors.py, health.py, docs.py, allow.py); this one puts them together.
@@ -30,6 +31,7 @@ from common.health import ReadinessCheck, health_router
 from common.logging import configure_logging
 from common.request_body import text_only
 from common.request_log import RequestLog
+from common.tracing import configure_tracing
 from common.validation_errors import invalid_request
 
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -91,6 +93,10 @@ def create_service_app(
         )
 
     app.include_router(health_router(readiness(app), informational(app)))
+    if configure_tracing(name):
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
     Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(
         app, latency_lowr_buckets=LATENCY_BUCKETS
     ).expose(app, include_in_schema=False)

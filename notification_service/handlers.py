@@ -4,6 +4,7 @@ The consuming itself (batches, acknowledgements, dead-lettering, retries while M
 is common/consumer.py's.
 """
 
+from common import tracing
 from common.consumer import Handler
 from common.events import Event, NotificationCreated, PostCreated
 from notification_service.push import NotificationAnnouncer, PushHub
@@ -22,6 +23,7 @@ def event_handlers(
             store=store,
             announcer=announcer,
             announce_existing=True,
+            traces={event.post.id: tracing.of_event(event.event_id) for event in events},
         )
         posts = {notification.post_id for notification in added}
         return {event.event_id for event in events if event.post.id in posts}
@@ -39,7 +41,8 @@ def push_handlers(hub: PushHub) -> dict[type[Event], Handler]:
     async def notifications_created(events: list[NotificationCreated]) -> set[str]:
         """To the streams open here (each buffer takes it at once, or its stream is dropped)."""
         for event in events:
-            hub.deliver(event.notification)
+            with tracing.span("push", parent=tracing.of_event(event.event_id)) as span:
+                span.set_attribute("push.streams", hub.deliver(event.notification))
         return {event.event_id for event in events}
 
     return {NotificationCreated: Handler(notifications_created, applied="notification pushed")}

@@ -28,15 +28,17 @@ stopped reading) is dropped, and reconnects when it reads again; the others neve
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 from prometheus_client import Counter, Gauge
 
+from common import tracing
 from common.events import NotificationCreated, NotificationSnapshot
 from common.messaging import Broker, EventPublisher
+from common.tracing import Carrier
 
 log = structlog.get_logger(__name__)
 
@@ -145,11 +147,15 @@ class NotificationAnnouncer:
     def __init__(self, broker: Broker, exchange: str) -> None:
         self._publisher = EventPublisher(broker, exchange, durable=False)
 
-    async def announce(self, notifications: list[NotificationSnapshot]) -> None:
-        """Best effort: a failure is logged, never raised (the notifications are stored)."""
+    async def announce(
+        self, notifications: list[NotificationSnapshot], traces: Mapping[str, Carrier]
+    ) -> None:
+        """Best effort: a failure is logged, never raised (the notifications are stored).
+        Each goes out in its post's trace (``traces``: post id -> context), if any."""
         try:
             for notification in notifications:
-                await self._publisher.publish(NotificationCreated(notification=notification))
+                with tracing.continued(traces.get(notification.post_id)):
+                    await self._publisher.publish(NotificationCreated(notification=notification))
         except Exception as exc:  # push is a hint: see the module docstring
             log.warning("notifications not announced", count=len(notifications), error=repr(exc))
 

@@ -1,6 +1,7 @@
 """Code snippets in the S3 object store (MinIO API), one object per post.
 
 The minio SDK is synchronous: every call runs in a worker thread so the event loop never blocks.
+No OpenTelemetry instrumentation covers it, so reads and writes are spans of our own.
 """
 
 import asyncio
@@ -10,6 +11,9 @@ import stamina
 import urllib3
 from minio import Minio
 from minio.error import MinioException
+from opentelemetry.trace import SpanKind
+
+from common import tracing
 
 SNIPPET_CONTENT_TYPE = "text/plain; charset=utf-8"
 
@@ -61,14 +65,15 @@ class SnippetStore:
 
     async def put(self, key: str, code: str) -> None:
         data = code.encode()
-        await asyncio.to_thread(
-            self._client.put_object,
-            self._bucket,
-            key,
-            io.BytesIO(data),
-            len(data),
-            content_type=SNIPPET_CONTENT_TYPE,
-        )
+        with tracing.span("s3 put snippet", kind=SpanKind.CLIENT, bucket=self._bucket):
+            await asyncio.to_thread(
+                self._client.put_object,
+                self._bucket,
+                key,
+                io.BytesIO(data),
+                len(data),
+                content_type=SNIPPET_CONTENT_TYPE,
+            )
 
     async def get(self, key: str) -> str:
         def read() -> bytes:
@@ -79,7 +84,8 @@ class SnippetStore:
                 response.close()
                 response.release_conn()
 
-        return (await asyncio.to_thread(read)).decode()
+        with tracing.span("s3 get snippet", kind=SpanKind.CLIENT, bucket=self._bucket):
+            return (await asyncio.to_thread(read)).decode()
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._client.remove_object, self._bucket, key)
