@@ -12,6 +12,7 @@ Scenarios (bench/scenarios.py), each figure beside its anchor from the same run:
   5. push: post -> browser over the live stream with --replicas replicas of every service;
   6. capacity: --steps posts/s for --step-duration s each, the highest held within 1 s p99,
      CPU per 1,000 posts of every process.
+--traces runs them with OpenTelemetry on (the overhead: compare with a run without).
 Output: .artifacts/bench/report.md, results.json, read-latency-vs-size.png,
 post-to-notification.png, cpu-per-post.png; --publish-docs copies the report and plots to
 docs/bench/.
@@ -65,6 +66,11 @@ def parse_args() -> argparse.Namespace:
         help="posts/s of each capacity step, in order (stops at the first that fails)",
     )
     add("--step-duration", type=int, default=30, help="seconds of each capacity step")
+    add(
+        "--traces",
+        action="store_true",
+        help="every service exports OpenTelemetry traces (to a receiver process of the stack's)",
+    )
     add("--publish-docs", action="store_true", help="copy report.md and the plots to docs/bench/")
     add(
         "--only",
@@ -102,7 +108,11 @@ def main() -> None:
     args = parse_args()
     started, host = time.monotonic(), machine()
     OUT.mkdir(parents=True, exist_ok=True)
-    stack = nullcontext(running_stack(args.target)) if args.target else private_stack()
+    stack = (
+        nullcontext(running_stack(args.target))
+        if args.target
+        else private_stack(traces=args.traces)
+    )
     with stack as target:
         run = asyncio.run(scenarios.run_all(args, target, OUT))
     run.data["machine"] = host

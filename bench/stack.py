@@ -6,6 +6,7 @@ the tests it keeps the services' own defaults for bcrypt cost and the outbox pol
 """
 
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,15 @@ import aio_pika
 from pydantic_settings import BaseSettings
 
 from auth_service.tokens import ensure_key_pair
-from devstack.processes import Process, RabbitNode, start_mongo, start_s3
+from devstack.processes import (
+    Process,
+    RabbitNode,
+    free_port,
+    port_open,
+    start_mongo,
+    start_s3,
+    wait_until,
+)
 from devstack.stack import S3, Keys, Names, Stack
 from notification_service.settings import NotificationSettings
 from post_service.settings import PostSettings
@@ -86,8 +95,10 @@ class Target:
 
 
 @contextmanager
-def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
-    """Everything started here, stopped (and its data removed) when the block ends."""
+def private_stack(rate_limit: str = "10000r/s", traces: bool = False) -> Iterator[Target]:
+    """Everything started here, stopped (and its data removed) when the block ends. With
+    ``traces``, every service exports its spans (common/tracing.py, the SDK's default batching)
+    to an OTLP receiver process of the stack's own, which counts them (devstack/otlp.py)."""
     run = f"bench{uuid.uuid4().hex[:6]}"
     work = Path(tempfile.mkdtemp(prefix=f"soflite-{run}-"))
     with ExitStack() as cleanup:
@@ -115,6 +126,15 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
         )
         for name in TEST_ONLY_SETTINGS:
             stack.env.pop(name)
+        stores = {"mongodb": mongo, "s3": s3}
+        if traces:
+            port = free_port()
+            otlp = Process(f"{run}-otlp", [sys.executable, "-m", "devstack.otlp", str(port)])
+            cleanup.callback(otlp.stop)
+            otlp.start()
+            wait_until(lambda: port_open("127.0.0.1", port), 30, "OTLP receiver listening")
+            stack.env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+            stores["otlp-receiver"] = otlp
         cleanup.callback(stack.stop)
         stack.start(with_gateway=False)
         stack.start_gateway("gateway", rate_limit=rate_limit)  # 50 sign-ins at once must pass
@@ -127,7 +147,7 @@ def private_stack(rate_limit: str = "10000r/s") -> Iterator[Target]:
             queue=names.queue,
             rabbit=rabbit,
             stack=stack,
-            stores={"mongodb": mongo, "s3": s3},
+            stores=stores,
         )
 
 

@@ -5,9 +5,14 @@ No collector or tracing backend is installable here (see README, "Traces"), so t
 place: it accepts ``POST /v1/traces`` in the protobuf encoding the SDK's exporter sends (gzip
 or not) and answers as a collector does. Point a process at it with
 ``OTEL_EXPORTER_OTLP_ENDPOINT=<receiver.endpoint>``.
+
+``python -m devstack.otlp PORT`` runs one as a process of its own that only counts what it
+receives (the bench's, with traces on: ``python -m bench --traces``).
 """
 
 import gzip
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,10 +74,12 @@ def spans_of(request: ExportTraceServiceRequest) -> list[ReceivedSpan]:
 
 
 class OtlpReceiver:
-    """Started on a free loopback port; ``spans()`` is everything received so far."""
+    """Started on a loopback port (a free one unless given); ``spans()`` is everything received
+    so far (nothing with ``keep=False``: ``received`` counts them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, keep: bool = True) -> None:
         self._spans: list[ReceivedSpan] = []
+        self.received = 0
         self._lock = threading.Lock()
         receiver = self
 
@@ -86,8 +93,11 @@ class OtlpReceiver:
                     return
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
+                spans = spans_of(request)
                 with receiver._lock:
-                    receiver._spans.extend(spans_of(request))
+                    receiver.received += len(spans)
+                    if keep:
+                        receiver._spans.extend(spans)
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -98,7 +108,7 @@ class OtlpReceiver:
             def log_message(self, *_args: object) -> None:  # quiet
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> "OtlpReceiver":
@@ -127,3 +137,18 @@ def exporting_to(endpoint: str) -> dict[str, str]:
     """The settings that turn tracing on in a process and export to ``endpoint`` quickly (the
     SDK's default waits 5 s to batch)."""
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+
+
+def main() -> None:
+    receiver = OtlpReceiver(int(sys.argv[1]), keep=False).start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"OTLP receiver on {receiver.endpoint}", flush=True)
+    stop.wait()
+    receiver.stop()
+    print(f"received {receiver.received} spans", flush=True)
+
+
+if __name__ == "__main__":
+    main()
