@@ -111,3 +111,26 @@ async def test_one_post_is_one_trace_from_the_request_to_the_push(traced_stack, 
     out = ARTIFACTS / "traces"
     out.mkdir(parents=True, exist_ok=True)
     (out / "post-trace.json").write_text(json.dumps([s.as_dict() for s in spans], indent=1))
+
+
+async def test_the_cleaners_runs_are_traced_from_beat_to_the_delete(traced_stack, receiver):
+    traced_stack.start_cleaner(max_age=3600, interval=1)
+
+    async def a_whole_run() -> bool:
+        """A beat's send, the worker's run under it, and the run's delete under that."""
+        spans = [s for s in receiver.spans() if s.service == "cleaner_worker"]
+        by_parent = {s.parent_id: s for s in spans}
+        for send in (s for s in spans if s.name.startswith("apply_async/")):
+            run = by_parent.get(send.span_id)
+            if run is not None and run.name.startswith("run/"):
+                deletes = [s for s in spans if s.parent_id == run.span_id]
+                return any(s.attributes.get("db.system") == "mongodb" for s in deletes)
+        return False
+
+    try:
+        await eventually(a_whole_run, timeout=60)
+    except TimeoutError:
+        got = sorted(
+            {(s.name, s.instance) for s in receiver.spans() if s.service == "cleaner_worker"}
+        )
+        pytest.fail(f"no whole run among the cleaner's spans: {got}")
