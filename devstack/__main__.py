@@ -9,8 +9,10 @@ What it does, in order:
   own node name; one of everything else, the Celery beat among them (see `replicate`);
 - renders the gateway's nginx config (listening on GATEWAY_HOST, 127.0.0.1 unless set), its
   upstreams listing every replica, so nginx balances across them;
-- uses the RabbitMQ already listening on 127.0.0.1:5672 (enabling its management UI), or starts
-  one in the foreground with the rest;
+- renders Prometheus's config (devstack/prometheus.py): every replica of every HTTP service,
+  RabbitMQ's own metrics and the committed rules, data in .data/prometheus/;
+- uses the RabbitMQ already listening on 127.0.0.1:5672 (enabling its management UI and its
+  Prometheus endpoint), or starts one in the foreground with the rest;
 - hands over to honcho, which runs every process of .data/Procfile and stops them all on Ctrl-C.
 
 The parts it uses (devstack/procfile.py, gateway.py, object_store.py) start the tests' and
@@ -31,6 +33,13 @@ from devstack.object_store import S3_AUTH, S3_SECURITY, write_s3_credentials, wr
 from devstack.private_files import make_private_dir
 from devstack.processes import port_open
 from devstack.procfile import PROCFILE, REPLICATED_PROCFILE, read_procfile, replica_count, replicate
+from devstack.prometheus import (
+    DEFAULT_PORT,
+    RABBITMQ_METRICS_PORT,
+    Queues,
+    prometheus_config,
+    write_prometheus_config,
+)
 from services import HTTP_SERVICES
 
 
@@ -70,6 +79,23 @@ def main() -> None:
         rate_limit=env.get("AUTH_RATE_LIMIT", "5r/s"),
     )
 
+    prometheus_port = int(env.get("PROMETHEUS_PORT") or DEFAULT_PORT)
+    if port_open("127.0.0.1", prometheus_port):
+        sys.exit(
+            f"something already listens on 127.0.0.1:{prometheus_port} (a Prometheus the"
+            " prometheus package started?): stop it, or set PROMETHEUS_PORT"
+        )
+    prometheus = f"127.0.0.1:{prometheus_port}"
+    write_prometheus_config(
+        DATA / "prometheus",
+        prometheus_config(
+            upstreams=processes.upstreams,
+            rabbitmq=f"127.0.0.1:{RABBITMQ_METRICS_PORT}",
+            queues=Queues.from_env(env),
+            listen=prometheus,
+        ),
+    )
+
     rabbitmq_running = port_open("127.0.0.1", 5672)
     if rabbitmq_running:
         print("using the RabbitMQ on 127.0.0.1:5672")
@@ -80,9 +106,10 @@ def main() -> None:
         f"# Written by devstack from Procfile (REPLICAS={replicas}) on every"
         " `make run`: edit Procfile, not this.\n" + processes.procfile()
     )
-    # The management UI (http://127.0.0.1:15672, guest/guest); works on a running node too.
+    # The management UI (http://127.0.0.1:15672, guest/guest) and the Prometheus endpoint
+    # (:15692, scraped by the prometheus process); works on a running node too.
     subprocess.run(
-        ["rabbitmq-plugins", "enable", "rabbitmq_management"]
+        ["rabbitmq-plugins", "enable", "rabbitmq_management", "rabbitmq_prometheus"]
         + ([] if rabbitmq_running else ["--offline"]),
         env=env,
         check=False,
@@ -103,6 +130,7 @@ Stack Overflow Lite is starting:
   app          {gateway}/
   API docs     {docs}
   RabbitMQ UI  http://127.0.0.1:15672/  (guest / guest)
+  Prometheus   http://{prometheus}/targets  (alerts: http://{prometheus}/alerts)
 Services (REPLICAS={replicas}; the gateway balances across them):
 {replica_lines}Ctrl-C stops everything started here; data stays in .data/.
 """,

@@ -24,6 +24,7 @@ from typing import Any
 from devstack import ROOT
 from devstack.gateway import write_gateway_config
 from devstack.object_store import S3_FLAGS, write_s3_credentials, write_s3_security
+from devstack.prometheus import Queues, prometheus_args, prometheus_config, write_prometheus_config
 
 VENV_BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / ".artifacts"
@@ -214,7 +215,9 @@ def start_s3(name: str, data: Path, access_key: str, secret_key: str) -> tuple[P
 
 
 class RabbitNode:
-    """A private RabbitMQ node on its own ports and data folder (stoppable by a test)."""
+    """A private RabbitMQ node on its own ports and data folder (stoppable by a test), with its
+    Prometheus endpoint (the rabbitmq_prometheus plugin, as `make run` enables it) on
+    ``metrics_address``."""
 
     def __init__(self, name: str, base: Path | None = None) -> None:
         # The Debian wrapper runs the server as the rabbitmq user: its folder must be one that
@@ -224,10 +227,17 @@ class RabbitNode:
         self.node = f"{name}@localhost"
         self.port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.metrics_address = f"127.0.0.1:{free_port()}"
+        host, _, metrics_port = self.metrics_address.partition(":")
         base.mkdir(parents=True, exist_ok=True)
         base.chmod(0o777)
         self.base = base
-        for file, text in (("rabbitmq.conf", ""), ("enabled_plugins", "[].\n"), ("env.conf", "")):
+        config = f"prometheus.tcp.ip = {host}\nprometheus.tcp.port = {metrics_port}\n"
+        for file, text in (
+            ("rabbitmq.conf", config),
+            ("enabled_plugins", "[rabbitmq_prometheus].\n"),
+            ("env.conf", ""),
+        ):
             (base / file).write_text(text)
             (base / file).chmod(0o666)
         self._env = {
@@ -312,6 +322,39 @@ def private_rabbit(name: str) -> Iterator[RabbitNode]:
     finally:
         node.stop()
         node.remove_data()
+
+
+def start_prometheus(
+    name: str,
+    folder: Path,
+    *,
+    upstreams: dict[str, list[str]],
+    rabbitmq: str,
+    queues: Queues,
+    scrape_interval: str = "1s",
+    evaluation_interval: str = "1s",
+) -> tuple[Process, str]:
+    """Prometheus with `make run`'s config and the committed rules (devstack/prometheus.py), on
+    a free port with its data under ``folder``, scraping ``upstreams`` (each HTTP service's
+    replicas) and RabbitMQ's endpoint at ``rabbitmq``. Short intervals by default, so a test
+    sees a change within seconds. Returns it once ready, with its URL."""
+    listen = f"127.0.0.1:{free_port()}"
+    config = write_prometheus_config(
+        folder,
+        prometheus_config(
+            upstreams=upstreams,
+            rabbitmq=rabbitmq,
+            queues=queues,
+            listen=listen,
+            scrape_interval=scrape_interval,
+            evaluation_interval=evaluation_interval,
+        ),
+    )
+    proc = Process(name, prometheus_args(config, folder / "data", listen)).start()
+    base = f"http://{listen}"
+    wait_until(lambda: http_ok(f"{base}/-/ready") or _died(proc), 60, "Prometheus ready")
+    _check_alive(proc)
+    return proc, base
 
 
 def start_service(

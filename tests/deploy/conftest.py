@@ -1,4 +1,5 @@
-"""What the deployment files say, loaded once for the tests in tests/deploy.
+"""What the deployment files say, loaded once for the tests in tests/deploy (and promtool, to
+run on the Prometheus rules).
 
 Everything is read from the files themselves (docker-compose.yml, .env.example, deploy/k8s) and
 from the settings classes, so adding a setting, a service or a manifest needs no list updated
@@ -7,7 +8,9 @@ here. Nothing is started: these tests run offline in a few seconds.
 
 import re
 import shlex
+import shutil
 import string
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,3 +212,19 @@ def kubernetes() -> Kubernetes:
     }
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     return Kubernetes(documents, kustomization)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Debian's promtool: missing fails the test (the rule tests are part of `make test`)."""
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool is missing: run `make install` (it installs Debian's prometheus)")
+    return path
+
+
+def run(tool: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """A command's result, its output captured (for the assertion message)."""
+    return subprocess.run(
+        [tool, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
+    )
