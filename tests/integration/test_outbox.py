@@ -1,0 +1,80 @@
+"""The outbox against the real MongoDB (stand-in): what the relay reports of it, the pending
+count and the age of the oldest event not yet published (outbox_oldest_pending_age_seconds,
+which deploy/prometheus/rules.yml alerts on)."""
+
+from datetime import timedelta
+
+import pytest
+
+from common.clock import utc_now
+from common.events import Event, PostCreated, PostSnapshot
+from common.mongo import connect_mongo
+from common.outbox import Outbox
+
+CLAIM = timedelta(seconds=10)
+
+
+@pytest.fixture
+async def outbox(mongo_url, names):
+    client = connect_mongo(mongo_url)
+    db = client[names.database("post")]
+    box = Outbox(db["posts"])
+    await box.create_indexes()
+    yield box, db["posts"]
+    await client.drop_database(names.database("post"))
+    await client.close()
+
+
+def post_created(post_id: str, age: timedelta) -> PostCreated:
+    made = utc_now() - age
+    snapshot = PostSnapshot(
+        id=post_id,
+        author_id="author-1",
+        author_email="a@example.com",
+        preview="A question",
+        has_code=False,
+        created_at=made,
+    )
+    return PostCreated(post=snapshot, occurred_at=made)
+
+
+async def store(posts, post_id: str, events: list[Event]) -> None:
+    """A post written with its events, as post_service's store writes one."""
+    made = min(event.occurred_at for event in events)
+    await posts.insert_one({"_id": post_id, **Outbox.fields(events, None, CLAIM, made)})
+
+
+async def test_nothing_pending_has_no_oldest_event(outbox):
+    box, _posts = outbox
+    assert await box.oldest_pending() is None
+    assert await box.count_pending() == 0
+
+
+async def test_the_oldest_pending_event_is_the_time_it_was_made(outbox):
+    box, posts = outbox
+    older, newer = (
+        post_created("p1", timedelta(minutes=3)),
+        post_created("p2", timedelta(seconds=5)),
+    )
+    await store(posts, "p1", [older])
+    await store(posts, "p2", [newer])
+    assert await box.count_pending() == 2
+    assert await box.oldest_pending() == older.occurred_at
+
+    # Published, it no longer counts: the next one waiting is the oldest.
+    await box.mark_published(Outbox.written("p1", [older], None))
+    assert await box.oldest_pending() == newer.occurred_at
+    await box.mark_published(Outbox.written("p2", [newer], None))
+    assert await box.oldest_pending() is None
+    assert await box.count_pending() == 0
+
+
+async def test_of_a_document_s_events_only_those_still_pending_count(outbox):
+    box, posts = outbox
+    first = post_created("p1", timedelta(minutes=2))
+    second = post_created("p1", timedelta(seconds=30))
+    await store(posts, "p1", [first, second])
+    # the first is published (not the document's last), the second still waits
+    (published, _waiting) = Outbox.written("p1", [first, second], None)
+    await box.mark_published([published])
+    assert await box.oldest_pending() == second.occurred_at
