@@ -10,6 +10,9 @@ from tests.deploy.conftest import Kubernetes
 
 ANYONE = "anyone"  # a source outside the namespace, or a pod no policy names
 OUTSIDE = "(outside)"
+# The labels of a namespace whose pods scrape metrics (Prometheus): they reach the services'
+# port, where /metrics is (the pods' prometheus.io/* annotations).
+MONITORING = {"soflite.io/metrics-scraper": "true"}
 
 SERVICES = {"auth-service", "post-service", "notification-service"}
 # (workload, container port name) -> the workloads that may connect, or ANYONE.
@@ -52,9 +55,15 @@ def ingress_policies(kubernetes: Kubernetes, labels: dict[str, str]) -> list[dic
     ]
 
 
-def allowed(kubernetes: Kubernetes, source: dict[str, str] | None, target: dict, port: str) -> bool:
-    """May a pod with labels `source` (None: from outside the namespace) open `port` (a
-    container port name) of `target`'s pods?"""
+def allowed(
+    kubernetes: Kubernetes,
+    source: dict[str, str] | None,
+    target: dict,
+    port: str,
+    namespace: dict[str, str] | None = None,
+) -> bool:
+    """May a pod with labels `source` (None: from outside the namespace, from a namespace
+    labelled `namespace`) open `port` (a container port name) of `target`'s pods?"""
     policies = ingress_policies(kubernetes, pod_labels(target))
     if not policies:
         return True  # not isolated
@@ -68,8 +77,15 @@ def allowed(kubernetes: Kubernetes, source: dict[str, str] | None, target: dict,
             if peers is None:
                 return True  # every source
             for peer in peers:
-                assert set(peer) == {"podSelector"}, f"only same-namespace pod peers: {peer}"
-                if source is not None and selects(peer["podSelector"], source):
+                assert set(peer) in ({"podSelector"}, {"namespaceSelector"}), f"peer {peer}"
+                if "podSelector" in peer:  # a pod of this namespace
+                    if source is not None and selects(peer["podSelector"], source):
+                        return True
+                elif (  # any pod of a namespace with these labels
+                    source is None
+                    and namespace is not None
+                    and selects(peer["namespaceSelector"], namespace)
+                ):
                     return True
     return False
 
@@ -106,6 +122,23 @@ def test_each_port_accepts_exactly_the_workloads_of_the_design(kubernetes):
         else:
             assert not from_outside, f"{target}:{port} is open to anyone"
             assert reached_by == expected, (target, port, reached_by)
+
+
+def test_a_metrics_scraper_reaches_the_services_port_and_nothing_else(kubernetes):
+    """From a namespace labelled MONITORING: each HTTP service's port, where its pods'
+    annotations send a scraper; no store, and not from an unlabelled namespace."""
+    workloads = kubernetes.workloads()
+    for name, workload in workloads.items():
+        for port in container_ports(workload):
+            scraped = allowed(kubernetes, None, workload, port, namespace=MONITORING)
+            expected = name == "gateway" or (name in SERVICES and port == "http")
+            assert scraped == expected, (name, port)
+    for name in SERVICES:
+        annotations = workloads[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        assert int(annotations["prometheus.io/port"]) == container_ports(workloads[name])["http"]
+        assert not allowed(kubernetes, None, workloads[name], "http", namespace={}), name
 
 
 def test_every_process_reaches_what_its_settings_point_at(kubernetes):
