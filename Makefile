@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.venv-tools/bin/uv)
 
 help:
-	@echo "make run    start the whole system (gateway on :8080, RabbitMQ UI on :15672)"
+	@echo "make run    start the whole system (gateway on :8080, RabbitMQ UI on :15672, Prometheus on :9090)"
 	@echo "make test   install what tests need and run them all"
 	@echo "make bench  measure issue 7's figures on a private stack (report in .artifacts/bench/)"
 	@echo "make lint   ruff and mypy over the Python code; ESLint, vue-tsc and Prettier over web/"
