@@ -66,8 +66,9 @@ WRITES_LIMITED = too_many(
 )
 
 
-def _announcer(request: Request) -> NotificationAnnouncer | None:
-    """None where the replica has no broker link (neither consuming nor pushing)."""
+async def _announcer(request: Request) -> NotificationAnnouncer | None:
+    """None where the replica has no broker link (neither consuming nor pushing). ``async``:
+    see common/state.py."""
     announcer: NotificationAnnouncer | None = request.app.state.announcer
     return announcer
 
