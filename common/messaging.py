@@ -9,7 +9,9 @@ Topology (names come from settings, so tests and deployments can keep theirs apa
 """
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aio_pika
 import stamina
@@ -69,16 +71,24 @@ class Broker:
             on=(OSError, AMQPError), attempts=None, timeout=None, wait_max=5.0
         ):
             with attempt:
-                self._connection = await aio_pika.connect_robust(
+                await aio_pika.connect_robust(
                     self._url,
                     client_properties={"connection_name": self._name},
                     reconnect_interval=RECONNECT_INTERVAL,
+                    connection_class=self._keep,
                 )
         log.info("broker connected", connection=self._name)
         assert self._connection is not None
         self._connection.reconnect_callbacks.add(self._connected)
         self._first_connect.set()
         self._connected()
+
+    def _keep(self, *args: Any, **kwargs: Any) -> aio_pika.RobustConnection:
+        """Make the connection and keep it before it connects: stopped mid-connect, ``stop``
+        must close it, or aio-pika takes the cancelled attempt for a failed one and reconnects
+        for ever in a task of its own."""
+        self._connection = aio_pika.RobustConnection(*args, **kwargs)
+        return self._connection
 
     async def connection(self) -> AbstractRobustConnection:
         """The connection, once it has connected the first time."""
@@ -98,7 +108,8 @@ class Broker:
     async def stop(self) -> None:
         await self._tasks.stop()
         if self._connection is not None:
-            await self._connection.close()
+            with contextlib.suppress(Exception):  # one that never connected may fail to close
+                await self._connection.close()
 
 
 async def subscribe_until_done(subscribe: Callable[[], Awaitable[None]]) -> None:
