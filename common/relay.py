@@ -4,7 +4,9 @@ event type, and marks each once the broker has confirmed it.
 - Fast path: right after a write, the service hands the events it stored to this replica's
   relay, which publishes them (batched with whatever else is waiting, confirms awaited together)
   and marks them in one bulk write. The write claimed them for ``claim_timeout``, so no other
-  replica touches them meanwhile.
+  replica touches them meanwhile. Events that waited in the fast path past their claim are left
+  to the sweep, which may already have published them: the fast path never works through a
+  backlog the sweep has taken over (that published everything twice, and fell further behind).
 - Sweep: whatever was left behind (broker down, replica died, publish failed) falls due when its
   claim runs out. One replica at a time holds the sweep lease and publishes due events in
   batches; the query reads only pending documents (a sparse index), never the whole collection.
@@ -21,6 +23,8 @@ an event leaves the outbox only once the broker has confirmed it.
 import asyncio
 import contextlib
 import itertools
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -48,6 +52,9 @@ PUBLISH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 PUBLISHED_EVENTS = Counter("outbox_published_events", "Events published and marked", ["path"])
+LEFT_TO_SWEEP = Counter(
+    "outbox_left_to_sweep_events", "Events the fast path left to the sweep: their claim ran out"
+)
 
 SWEEP_READ_BATCHES = 10
 
@@ -62,6 +69,7 @@ class OutboxRelay:
         poll_interval: timedelta,
         claim_timeout: timedelta,
         batch_size: int = 500,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outbox = outbox
         self._lease = lease
@@ -70,8 +78,12 @@ class OutboxRelay:
         self._poll_interval = poll_interval.total_seconds()
         self.claim_timeout = claim_timeout
         self._batch_size = batch_size
-        # Bounded: past it, events simply wait for the sweep.
-        self._queue: asyncio.Queue[list[Pending]] = asyncio.Queue(maxsize=10 * batch_size)
+        self._clock = clock
+        # Bounded: past it, events simply wait for the sweep. Each document's events with the
+        # clock time its claim runs out.
+        self._queue: asyncio.Queue[tuple[float, list[Pending]]] = asyncio.Queue(
+            maxsize=10 * batch_size
+        )
         self._tasks = BackgroundTasks("outbox")
         # A sweep starts at once when the broker (re)connects: an outage's backlog is due.
         self._sweep_now = asyncio.Event()
@@ -102,20 +114,32 @@ class OutboxRelay:
 
     def submit(self, events: list[Pending]) -> None:
         """Publish one document's just-stored events soon; if this replica cannot, the sweep
-        will."""
+        will. Call it right after the write that claimed them for ``claim``."""
+        # A little short of the claim the write set (it was taken a moment earlier).
+        until = self._clock() + 0.9 * self.claim.total_seconds()
         with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(events)
+            self._queue.put_nowait((until, events))
 
     async def _publish_loop(self) -> None:
         while True:
-            batch = await next_batch(self._queue, self._batch_size)
-            try:
-                await self.publish(batch, path="fast")
-            except Exception:
-                log.exception("outbox publish failed, the sweep will retry")
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            await self.publish_submitted()
+
+    async def publish_submitted(self) -> int:
+        """Publish the next batch of what was submitted (waiting for some), but for documents
+        whose claim ran out meanwhile: those are the sweep's. Returns how many were published."""
+        batch = await next_batch(self._queue, self._batch_size)
+        try:
+            now = self._clock()
+            if late := sum(len(events) for until, events in batch if until <= now):
+                LEFT_TO_SWEEP.inc(late)
+                log.warning("fast path fell behind its claims, left to the sweep", events=late)
+            return await self.publish([e for until, e in batch if until > now], path="fast")
+        except Exception:
+            log.exception("outbox publish failed, the sweep will retry")
+            return 0
+        finally:
+            for _ in batch:
+                self._queue.task_done()
 
     async def _sweep_loop(self) -> None:
         while True:

@@ -1,15 +1,23 @@
 """The outbox against the real MongoDB (stand-in): what the relay reports of it, the pending
 count and the age of the oldest event not yet published (outbox_oldest_pending_age_seconds,
-which deploy/prometheus/rules.yml alerts on)."""
+which deploy/prometheus/rules.yml alerts on), and the fast path leaving to the sweep what
+waited past its claim (with the real broker)."""
 
+import json
 from datetime import timedelta
 
+import aio_pika
 import pytest
 
 from common.clock import utc_now
+from common.components import running
 from common.events import Event, PostCreated, PostSnapshot
+from common.leases import Lease
+from common.messaging import Broker, EventPublisher
 from common.mongo import connect_mongo
 from common.outbox import Outbox
+from common.relay import LEFT_TO_SWEEP, OutboxRelay
+from tests.support.polling import eventually
 
 CLAIM = timedelta(seconds=10)
 
@@ -78,3 +86,47 @@ async def test_of_a_document_s_events_only_those_still_pending_count(outbox):
     (published, _waiting) = Outbox.written("p1", [first, second], None)
     await box.mark_published([published])
     assert await box.oldest_pending() == second.occurred_at
+
+
+async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outbox, rabbit, names):
+    """After a burst the fast path can hold events whose claim ran out, which the sweep may
+    have published already: it publishes only those still claimed."""
+    box, posts = outbox
+    connection = await aio_pika.connect_robust(rabbit.url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    received = await channel.declare_queue(exclusive=True)
+    await received.bind(exchange, routing_key="#")
+    broker, now = Broker(rabbit.url, name="fast-path-test"), [0.0]
+    relay = OutboxRelay(
+        box,
+        Lease(posts.database["leases"], "outbox-sweep:posts"),
+        broker,
+        EventPublisher(broker, names.exchange),
+        poll_interval=timedelta(seconds=1),
+        claim_timeout=CLAIM,
+        clock=lambda: now[0],
+    )  # never started: the test drives its fast path
+    late, fresh = post_created("late", timedelta(0)), post_created("fresh", timedelta(0))
+    async with running(broker):
+
+        async def connected() -> bool:
+            return broker.is_connected
+
+        await eventually(connected)
+        await store(posts, "late", [late])
+        relay.submit(Outbox.written("late", [late], None))
+        now[0] += CLAIM.total_seconds()  # it waited out its claim in the queue
+        await store(posts, "fresh", [fresh])
+        relay.submit(Outbox.written("fresh", [fresh], None))
+        left_before = LEFT_TO_SWEEP._value.get()
+
+        assert await relay.publish_submitted() == 1
+        assert LEFT_TO_SWEEP._value.get() - left_before == 1
+    message = await received.get(timeout=10)
+    assert json.loads(message.body)["event_id"] == fresh.event_id
+    assert await received.get(fail=False, timeout=1) is None
+    assert await box.oldest_pending() == late.occurred_at  # still pending: the sweep's now
+    await connection.close()
