@@ -34,6 +34,8 @@ from common.request_log import RequestLog
 from common.tracing import configure_tracing
 from common.validation_errors import invalid_request
 
+# Probes and scrapes: neither timed nor traced.
+UNOBSERVED = ("/healthz", "/readyz", "/metrics")
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -96,8 +98,8 @@ def create_service_app(
     if configure_tracing(name):
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(
+        FastAPIInstrumentor.instrument_app(app, excluded_urls=",".join(UNOBSERVED))
+    Instrumentator(excluded_handlers=list(UNOBSERVED)).instrument(
         app, latency_lowr_buckets=LATENCY_BUCKETS
     ).expose(app, include_in_schema=False)
     return app

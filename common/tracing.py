@@ -22,10 +22,13 @@ import os
 import socket
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 Carrier = dict[str, str]
 """A trace context as W3C headers (``traceparent`` and ``tracestate``), the form it is stored in."""
@@ -45,25 +48,21 @@ def enabled() -> bool:
 
 def configure_tracing(service: str) -> bool:
     """Export this process's spans over OTLP/HTTP and instrument aio-pika and PyMongo, if
-    ``enabled()``; returns whether it did. ``service`` is the ``service.name`` unless
-    ``OTEL_SERVICE_NAME`` sets another. Call once per process, before any client is made."""
-    if not enabled() or isinstance(trace.get_tracer_provider(), _sdk_provider_class()):
+    ``enabled()``; returns whether tracing is on. A second call in the process changes nothing.
+    ``service`` is the ``service.name`` unless the environment (``OTEL_SERVICE_NAME``,
+    ``OTEL_RESOURCE_ATTRIBUTES``) names another. Call before any client is made."""
+    if not enabled():
         return False
+    from opentelemetry.sdk.trace import TracerProvider
+
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return True
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.aio_pika import AioPikaInstrumentor
     from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over this default.
-    instance = {"service.instance.id": f"{socket.gethostname()}:{os.getpid()}"}
-    resource = Resource.create({"service.name": service, **instance}).merge(
-        Resource.create({"service.name": os.environ["OTEL_SERVICE_NAME"]})
-        if os.environ.get("OTEL_SERVICE_NAME")
-        else Resource.get_empty()
-    )
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource_of(service))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     AioPikaInstrumentor().instrument()
@@ -71,10 +70,14 @@ def configure_tracing(service: str) -> bool:
     return True
 
 
-def _sdk_provider_class() -> type:
-    from opentelemetry.sdk.trace import TracerProvider
+def resource_of(service: str) -> "Resource":
+    """The process's resource: ``service`` as its name and host:pid as its instance (which
+    replica it is), under whatever the standard variables set."""
+    from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 
-    return TracerProvider
+    instance = f"{socket.gethostname()}:{os.getpid()}"
+    ours = Resource.create({"service.name": service, "service.instance.id": instance})
+    return ours.merge(OTELResourceDetector().detect())
 
 
 def current() -> Carrier:

@@ -1,5 +1,7 @@
 """common/tracing.py: when tracing is on, and how a batch's events each keep their own trace."""
 
+import os
+
 import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -76,3 +78,21 @@ def test_received_keeps_only_the_w3c_fields():
     headers = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "x-event-type": "t"}
     assert tracing.received(headers) == {"traceparent": headers["traceparent"]}
     assert tracing.received(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({}, "post"),
+        ({"OTEL_SERVICE_NAME": "posts-eu"}, "posts-eu"),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=posts-us,region=us"}, "posts-us"),
+    ],
+)
+def test_the_service_names_itself_unless_the_standard_variables_name_it(monkeypatch, env, name):
+    for variable in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    attributes = tracing.resource_of("post").attributes
+    assert attributes["service.name"] == name
+    assert str(attributes["service.instance.id"]).endswith(f":{os.getpid()}")  # which replica
