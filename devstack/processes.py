@@ -227,12 +227,12 @@ class RabbitNode:
         self.node = f"{name}@localhost"
         self.port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
-        self.metrics_address = f"127.0.0.1:{free_port()}"
-        host, _, metrics_port = self.metrics_address.partition(":")
+        metrics_port = free_port()
+        self.metrics_address = f"127.0.0.1:{metrics_port}"
         base.mkdir(parents=True, exist_ok=True)
         base.chmod(0o777)
         self.base = base
-        config = f"prometheus.tcp.ip = {host}\nprometheus.tcp.port = {metrics_port}\n"
+        config = f"prometheus.tcp.ip = 127.0.0.1\nprometheus.tcp.port = {metrics_port}\n"
         for file, text in (
             ("rabbitmq.conf", config),
             ("enabled_plugins", "[rabbitmq_prometheus].\n"),
