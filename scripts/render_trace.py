@@ -43,12 +43,11 @@ def render(spans: list[Span], target: Path) -> None:
     rows = ordered(spans)
     start = min(s["start_ns"] for s in spans)
     instances = sorted({s["instance"] for s in spans})
-    replicas = {
-        i: sorted({s["instance"] for s in spans if s["service"] == svc}).index(i) + 1
-        for svc in {s["service"] for s in spans}
-        for i in instances
-        if any(s["instance"] == i and s["service"] == svc for s in spans)
-    }
+    # Each process as "<service> #n": its service's replicas numbered in a stable order.
+    by_service: dict[str, list[str]] = {}
+    for instance, service in sorted({(s["instance"], s["service"]) for s in spans}):
+        by_service.setdefault(service, []).append(instance)
+    replicas = {i: n for named in by_service.values() for n, i in enumerate(named, start=1)}
     fig, ax = plt.subplots(figsize=(11, 0.32 * len(rows) + 1.4))
     axis = ax.get_yaxis_transform()
     for row, (depth, span) in enumerate(rows):
