@@ -43,7 +43,7 @@ class PostStore:
     ) -> None:
         """Store the post, numbered in the feed's order, with its pending events, claimed by the
         caller for ``claim_timeout`` (the caller's relay publishes them right away)."""
-        seq = await self._sequence.reserve()
+        seq = await self._sequence.next()
         outbox = self.outbox.fields(events, correlation, claim_timeout, post["created_at"])
         await self._posts.insert_one({**post, "seq": seq, **outbox})
 
