@@ -112,11 +112,14 @@ class OutboxRelay:
         broker is away, so the sweep takes them as soon as the broker is back."""
         return self.claim_timeout if self._broker.is_connected else timedelta(0)
 
-    def submit(self, events: list[Pending]) -> None:
+    def submit(self, events: list[Pending], claim: timedelta) -> None:
         """Publish one document's just-stored events soon; if this replica cannot, the sweep
-        will. Call it right after the write that claimed them for ``claim``."""
+        will. Call it right after the write, with the ``claim`` that write set: events it left
+        unclaimed (the broker was away) are already the sweep's, and are not queued here."""
+        if claim <= timedelta(0):
+            return
         # A little short of the claim the write set (it was taken a moment earlier).
-        until = self._clock() + 0.9 * self.claim.total_seconds()
+        until = self._clock() + 0.9 * claim.total_seconds()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait((until, events))
 

@@ -107,8 +107,9 @@ async def create_post(
             created_at=created_at,
         )
     )
+    claim = relay.claim
     try:
-        await posts.insert(post, [event], correlation, relay.claim)
+        await posts.insert(post, [event], correlation, claim)
     except Exception as exc:
         if key is not None:  # leave no orphan snippet behind
             try:
@@ -121,7 +122,7 @@ async def create_post(
                 log.info("post request repeated", post_id=str(first["_id"]))
                 return await _with_code(first, snippets)
         raise
-    relay.submit(Outbox.written(post_id, [event], correlation))
+    relay.submit(Outbox.written(post_id, [event], correlation), claim)
     log.info("post created", post_id=str(post_id), has_code=key is not None)
     return OpenedPost(post, code)
 

@@ -90,7 +90,8 @@ async def test_of_a_document_s_events_only_those_still_pending_count(outbox):
 
 async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outbox, rabbit, names):
     """After a burst the fast path can hold events whose claim ran out, which the sweep may
-    have published already: it publishes only those still claimed."""
+    have published already: it publishes only those still claimed. A write made while the
+    broker was away claimed nothing: the fast path does not take it at all."""
     box, posts = outbox
     connection = await aio_pika.connect_robust(rabbit.url)
     channel = await connection.channel()
@@ -109,7 +110,7 @@ async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outb
         claim_timeout=CLAIM,
         clock=lambda: now[0],
     )  # never started: the test drives its fast path
-    late, fresh = post_created("late", timedelta(0)), post_created("fresh", timedelta(0))
+    late, fresh, unclaimed = (post_created(p, timedelta(0)) for p in ("late", "fresh", "away"))
     async with running(broker):
 
         async def connected() -> bool:
@@ -117,10 +118,12 @@ async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outb
 
         await eventually(connected)
         await store(posts, "late", [late])
-        relay.submit(Outbox.written("late", [late], None))
+        relay.submit(Outbox.written("late", [late], None), CLAIM)
         now[0] += CLAIM.total_seconds()  # it waited out its claim in the queue
+        await store(posts, "away", [unclaimed])
+        relay.submit(Outbox.written("away", [unclaimed], None), timedelta(0))
         await store(posts, "fresh", [fresh])
-        relay.submit(Outbox.written("fresh", [fresh], None))
+        relay.submit(Outbox.written("fresh", [fresh], None), CLAIM)
         left_before = LEFT_TO_SWEEP._value.get()
 
         assert await relay.publish_submitted() == 1
@@ -129,4 +132,5 @@ async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outb
     assert json.loads(message.body)["event_id"] == fresh.event_id
     assert await received.get(fail=False, timeout=1) is None
     assert await box.oldest_pending() == late.occurred_at  # still pending: the sweep's now
+    assert await box.count_pending() == 2  # and the unclaimed one, left to the sweep from the start
     await connection.close()
