@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from auth_service.app import create_app as auth_app
 from auth_service.settings import AuthSettings
 from common.messaging import Broker, EventPublisher
+from common.mongo import connect_mongo
 from notification_service.app import create_app as notification_app
 from notification_service.settings import NotificationSettings
 from post_service.app import create_app as post_app
@@ -33,6 +34,15 @@ async def serve_in_process(app: FastAPI) -> AsyncIterator[InProcessClient]:
         transport = httpx.ASGITransport(app=manager.app)
         async with InProcessClient(app, transport) as client:
             yield client
+
+
+@pytest.fixture
+async def db(mongo_url, names):
+    """The post service's database of the test, on a client of its own; dropped afterwards."""
+    client = connect_mongo(mongo_url)
+    yield client[names.database("post")]
+    await client.drop_database(names.database("post"))
+    await client.close()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from common.components import running
 from common.events import Event, PostCreated, PostSnapshot
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
-from common.mongo import connect_mongo
 from common.outbox import Outbox
 from common.relay import LEFT_TO_SWEEP, OutboxRelay
 from tests.support.polling import eventually
@@ -23,14 +22,10 @@ CLAIM = timedelta(seconds=10)
 
 
 @pytest.fixture
-async def outbox(mongo_url, names):
-    client = connect_mongo(mongo_url)
-    db = client[names.database("post")]
+async def outbox(db):
     box = Outbox(db["posts"])
     await box.create_indexes()
-    yield box, db["posts"]
-    await client.drop_database(names.database("post"))
-    await client.close()
+    return box, db["posts"]
 
 
 def post_created(post_id: str, age: timedelta) -> PostCreated:

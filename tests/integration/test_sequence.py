@@ -4,18 +4,7 @@ asks."""
 
 import asyncio
 
-import pytest
-
-from common.mongo import connect_mongo
 from common.pagination import Sequence
-
-
-@pytest.fixture
-async def db(mongo_url, names):
-    client = connect_mongo(mongo_url)
-    yield client[names.database("post")]
-    await client.drop_database(names.database("post"))
-    await client.close()
 
 
 class Counted(Sequence):
@@ -49,7 +38,7 @@ async def test_a_lone_caller_gets_the_next_number_at_once(db):
 
 
 async def test_a_caller_cancelled_while_it_waits_leaves_a_gap_and_no_one_hangs(db):
-    sequence = Counted(db, "things")
+    sequence = Sequence(db, "things")
     await sequence.create()
     first = asyncio.ensure_future(sequence.next())  # its reservation goes out at once
     await asyncio.sleep(0)

@@ -28,14 +28,6 @@ CODE = "print('<&>')\n" * 3
 HOUR = timedelta(hours=1)
 
 
-@pytest.fixture
-async def db(mongo_url, names):
-    client = connect_mongo(mongo_url)
-    yield client[names.database("post")]
-    await client.drop_database(names.database("post"))
-    await client.close()
-
-
 def relay_for(store: PostStore, db, rabbit_url: str) -> OutboxRelay:
     """A relay that is never started: what the use case hands it waits in its queue."""
     broker = Broker(rabbit_url, name="use-case-test")
