@@ -8,7 +8,8 @@ from auth_service.passwords import PasswordHasher
 from auth_service.settings import AuthSettings
 from auth_service.store import UserStore
 from auth_service.tokens import TokenIssuer
-from common.limits import Rate, open_rate_limit
+from common.components import running
+from common.limits import Rate, limits_expiry, open_rate_limit
 from common.mongo import ping, service_database
 from common.service import create_service_app
 
@@ -16,7 +17,7 @@ from common.service import create_service_app
 def create_app(settings: AuthSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_database(app, settings) as db:
+        async with service_database(app, settings) as db, running(limits_expiry(db)):
             app.state.users = UserStore(db)
             await app.state.users.create_indexes()
             app.state.sign_in_failures = await open_rate_limit(

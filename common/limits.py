@@ -5,7 +5,8 @@ is full again (the "theoretical arrival time" of the generic cell rate algorithm
 point operation, an upsert by ``_id`` whose update pipeline moves that moment on only if the
 taking is allowed; the document as it was before tells the caller which way it went, with the
 same arithmetic. Replicas therefore share one bucket, and adding replicas does not multiply it.
-A TTL index deletes a document once its moment has passed: a full bucket needs no document.
+A full bucket needs no document: each service deletes those whose moment has passed, every
+minute (``limits_expiry``, common/expiry.py).
 """
 
 import functools
@@ -17,7 +18,10 @@ from pymongo.errors import DuplicateKeyError
 
 from common.clock import utc_now
 from common.errors import ResponsesDoc, RetryLater, retry_later
+from common.expiry import Expiry
 from common.mongo import Collection, Database, Document, unjournaled
+
+FULL_AT = "full_at"
 
 
 class Limited(RetryLater):
@@ -56,6 +60,7 @@ class RateLimit:
     """The limit ``name`` in ``collection`` (several limits may share one collection)."""
 
     def __init__(self, collection: Collection, name: str, rate: Rate, message: str) -> None:
+        self._collection = collection
         self._limits = unjournaled(collection)  # a bucket lost to a crash is a full one
         self.name = name
         self.rate = rate
@@ -63,7 +68,7 @@ class RateLimit:
         self._interval_ms = _ms(rate.interval)
 
     async def create_indexes(self) -> None:
-        await self._limits.create_index("full_at", expireAfterSeconds=0, name="full_again")
+        await Expiry(self._collection, FULL_AT).create_index("full_again")
 
     async def take(self, key: str) -> None:
         """Take one for ``key``, or raise ``Limited`` (and take nothing) when none is left."""
@@ -96,6 +101,11 @@ class RateLimit:
 
     def _id(self, key: str) -> str:
         return f"{self.name}:{key}"
+
+
+def limits_expiry(db: Database) -> Expiry:
+    """Deletes the full buckets of every limit of the service; run it with the service."""
+    return Expiry(db["limits"], FULL_AT)
 
 
 async def open_rate_limit(db: Database, name: str, rate: Rate, message: str) -> RateLimit:

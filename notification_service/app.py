@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from common.components import running
 from common.consumer import EventConsumer
 from common.health import ReadinessCheck
-from common.limits import Rate, open_rate_limit
+from common.limits import Rate, limits_expiry, open_rate_limit
 from common.messaging import Broker
 from common.mongo import ping, service_database
 from common.service import create_service_app
@@ -25,6 +25,7 @@ def create_app(settings: NotificationSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
+            await parts.enter_async_context(running(limits_expiry(db)))
             app.state.notifications = NotificationStore(db, settings.notification_max_age)
             await app.state.notifications.create_indexes()
             app.state.write_limit = await open_rate_limit(

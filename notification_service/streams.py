@@ -5,7 +5,8 @@ replica serving it: opening inserts it and counts the user's live ones (an index
 ``(user_id, until)``, at most ``per_user + 1`` long), and refuses, removing it again, past
 ``per_user``; closing deletes it. A replica renews the leases of its streams every third of
 ``lease`` in one bulk write of point updates, so the streams of a replica that was killed stop
-counting within ``lease``, and a TTL index deletes their documents.
+counting within ``lease``, and every replica deletes the documents of lapsed leases each minute
+(common/expiry.py).
 
 Two streams opened at once may both see the other and both be refused: never too many.
 """
@@ -21,6 +22,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import PyMongoError
 
 from common.clock import utc_now
+from common.expiry import Expiry
 from common.limits import Limited
 from common.mongo import Collection, unjournaled
 
@@ -40,12 +42,13 @@ class OpenStreams:
         self._lease = lease
         self._held: set[ObjectId] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._expiry = Expiry(collection, "until")
 
     async def create_indexes(self) -> None:
         await self._streams.create_index(
             [("user_id", ASCENDING), ("until", ASCENDING)], name="by_user_until"
         )
-        await self._streams.create_index("until", expireAfterSeconds=0, name="expired")
+        await self._expiry.create_index("expired")
 
     async def open(self, user_id: str) -> ObjectId:
         """Count a new stream of ``user_id``; ``Limited`` if they hold ``per_user`` already."""
@@ -83,8 +86,10 @@ class OpenStreams:
 
     def start(self) -> None:
         self._renewer = asyncio.create_task(self._renew_forever())
+        self._expiry.start()
 
     async def stop(self) -> None:
+        await self._expiry.stop()
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

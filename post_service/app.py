@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from common.admission import Admission
 from common.components import running
 from common.leases import Lease
-from common.limits import Rate, open_rate_limit
+from common.limits import Rate, limits_expiry, open_rate_limit
 from common.messaging import Broker, EventPublisher
 from common.mongo import ping, service_database
 from common.relay import OutboxRelay
@@ -23,6 +23,7 @@ def create_app(settings: PostSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.token_verifier = TokenVerifier.from_settings(settings)
         async with service_database(app, settings) as db, AsyncExitStack() as parts:
+            await parts.enter_async_context(running(limits_expiry(db)))
             app.state.posts = PostStore(db)
             await app.state.posts.create_indexes()
             app.state.post_limit = await open_rate_limit(
