@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from devstack.sse import STREAM, StreamClient
 from tests.support.polling import eventually
+from tests.support.streams import what_each_missed
 from tests.support.users import User
 
 
@@ -147,7 +148,7 @@ async def test_a_replica_killed_with_streams_open_loses_nothing(replicated_stack
             for client in clients:
                 await eventually(has_all(client, ids), timeout=60, every=0.2)
         except TimeoutError:
-            pytest.fail(_what_each_missed(clients, ids))
+            pytest.fail(what_each_missed(clients, ids))
         assert sum(client.ends for client in clients) >= 1, "no stream was on the killed replica"
         assert all(client.connects == client.ends + 1 for client in clients)
 
@@ -167,17 +168,3 @@ def _value(metrics: str, family: str) -> float:
         if found.name == family:
             return sum(sample.value for sample in found.samples)
     raise LookupError(family)
-
-
-def _what_each_missed(clients: list[StreamClient], ids: list[str]) -> str:
-    """Per stream: the seq of each notification it was never sent (as others were sent it),
-    and the Last-Event-ID of each of its connects."""
-    seqs = {post: seq for client in clients for post, seq in client.seq_of.items()}
-    lines = ["streams missing notifications:"]
-    for i, client in enumerate(clients):
-        missed = sorted(set(ids) - client.seen())
-        lines.append(
-            f"stream {i}: {len(missed)} of {len(ids)} missed {[seqs.get(p) for p in missed]}, "
-            f"resumed after {client.resumed_after}, {client.state()}"
-        )
-    return "\n".join(lines)

@@ -27,6 +27,7 @@ from devstack.sse import StreamClient
 from devstack.stack import Stack
 from tests.faults.conftest import fault_stack
 from tests.support.polling import eventually
+from tests.support.streams import what_each_missed
 from tests.support.users import User
 
 RATE = 50  # posts per second, open loop
@@ -185,7 +186,10 @@ async def roll(stack: Stack, how: str) -> Load:
         async def every_post_seen() -> bool:
             return all(set(load.created) <= client.seen() for client in clients)
 
-        await eventually(every_post_seen, timeout=90, every=0.2)
+        try:
+            await eventually(every_post_seen, timeout=90, every=0.2)
+        except TimeoutError:
+            pytest.fail(what_each_missed(clients, load.created))
         assert sum(client.ends for client in clients) >= 1, "no stream met a stopped replica"
     print(
         f"{how}: {len(load.created)} posts and {load.signins} sign-ins accepted, failed"
