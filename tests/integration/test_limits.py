@@ -60,7 +60,11 @@ async def test_a_rate_limit_is_shared_by_every_client_of_the_database(limits, mo
     other = other_client[limits.database.name]["limits"]
     rate = Rate(4, timedelta(hours=1))
     here, there = RateLimit(limits, "shared", rate, "no"), RateLimit(other, "shared", rate, "no")
-    await asyncio.gather(*(limiter.take("ann") for limiter in (here, there, here, there)))
+    # The first take makes the bucket, alone: concurrent first takes are upserts racing on one
+    # `_id`, and the local stand-in loses one of them now and then (7 of 200 rounds, measured;
+    # mongod retries such an upsert itself, and `take` retries a DuplicateKeyError).
+    await here.take("ann")
+    await asyncio.gather(*(limiter.take("ann") for limiter in (there, here, there)))
     for limiter in (here, there):
         with pytest.raises(Limited):
             await limiter.take("ann")
