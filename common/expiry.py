@@ -20,7 +20,6 @@ finds nothing, so several replicas need no coordination.
 """
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -29,6 +28,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from common.clock import utc_now
 from common.mongo import Collection, unjournaled
+from common.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,7 @@ class Expiry:
         self._docs = unjournaled(collection)  # a delete lost to a crash is done the next round
         self._field = field
         self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._tasks = BackgroundTasks(f"expiry-{field}")
 
     async def create_index(self, name: str) -> None:
         """The index the deletes range over, in place of a TTL index of the same key that an
@@ -64,13 +64,10 @@ class Expiry:
         return done.deleted_count
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._forever())
+        self._tasks.start(self._forever(), "delete")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._tasks.stop()
 
     async def _forever(self) -> None:
         while True:

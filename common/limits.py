@@ -60,7 +60,6 @@ class RateLimit:
     """The limit ``name`` in ``collection`` (several limits may share one collection)."""
 
     def __init__(self, collection: Collection, name: str, rate: Rate, message: str) -> None:
-        self._collection = collection
         self._limits = unjournaled(collection)  # a bucket lost to a crash is a full one
         self.name = name
         self.rate = rate
@@ -68,7 +67,7 @@ class RateLimit:
         self._interval_ms = _ms(rate.interval)
 
     async def create_indexes(self) -> None:
-        await Expiry(self._collection, FULL_AT).create_index("full_again")
+        await Expiry(self._limits, FULL_AT).create_index("full_again")
 
     async def take(self, key: str) -> None:
         """Take one for ``key``, or raise ``Limited`` (and take nothing) when none is left."""

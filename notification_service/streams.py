@@ -25,6 +25,7 @@ from common.clock import utc_now
 from common.expiry import Expiry
 from common.limits import Limited
 from common.mongo import Collection, unjournaled
+from common.tasks import BackgroundTasks
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +42,7 @@ class OpenStreams:
         self.per_user = per_user
         self._lease = lease
         self._held: set[ObjectId] = set()
-        self._renewer: asyncio.Task[None] | None = None
+        self._tasks = BackgroundTasks("streams")
         self._expiry = Expiry(collection, "until")
 
     async def create_indexes(self) -> None:
@@ -85,15 +86,12 @@ class OpenStreams:
         )
 
     def start(self) -> None:
-        self._renewer = asyncio.create_task(self._renew_forever())
+        self._tasks.start(self._renew_forever(), "renew")
         self._expiry.start()
 
     async def stop(self) -> None:
         await self._expiry.stop()
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+        await self._tasks.stop()
 
     async def _renew_forever(self) -> None:
         while True:
