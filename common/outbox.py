@@ -50,7 +50,6 @@ class Pending:
     doc_id: Any
     event: Event
     correlation: str | None
-    last: bool = True  # the last pending event of its document when it was read or written
     trace: Carrier = field(default_factory=dict)  # the trace of the request that made it
 
 
@@ -68,13 +67,29 @@ def _entry(event: Event, correlation: str | None) -> Document:
 
 def _in_order(doc_id: Any, events: list[tuple[Event, str | None, Carrier]]) -> list[Pending]:
     return [
-        Pending(doc_id, event, correlation, last=i == len(events) - 1, trace=trace)
-        for i, (event, correlation, trace) in enumerate(events)
+        Pending(doc_id, event, correlation, trace=trace) for event, correlation, trace in events
     ]
 
 
 def _field(event_id: str, name: str) -> str:
     return f"outbox.events.{event_id}.{name}"
+
+
+def _marked(event_id: str, now: datetime) -> list[Document]:
+    """The update pipeline that marks one event published if it is still pending, and takes
+    ``outbox.due`` off its document once nothing there is pending."""
+    state, published_at = _field(event_id, "state"), _field(event_id, "published_at")
+    was_pending = {"$eq": [f"${state}", PENDING]}
+    return [
+        {
+            "$set": {
+                COUNT: {"$cond": [was_pending, {"$subtract": [f"${COUNT}", 1]}, f"${COUNT}"]},
+                published_at: {"$cond": [was_pending, now, f"${published_at}"]},
+                state: {"$cond": [was_pending, PUBLISHED, f"${state}"]},
+            }
+        },
+        {"$set": {DUE: {"$cond": [{"$gt": [f"${COUNT}", 0]}, f"${DUE}", "$$REMOVE"]}}},
+    ]
 
 
 class Outbox:
@@ -141,26 +156,17 @@ class Outbox:
     async def mark_published(self, published: list[Pending]) -> None:
         """Mark each event published, one point update each, in one unordered bulk write.
 
-        The last pending event of a document also takes ``outbox.due`` off it, on condition
-        that no event was added meanwhile; if one was, this event stays pending and is
-        published again with the new one (at least once, never lost).
+        Each update finds its document by ``_id`` alone and decides in an update pipeline: an
+        event still pending becomes published and leaves the count; a document with none left
+        pending loses ``outbox.due``. So a second mark of the same event (two relays published
+        it) changes nothing, and an event added meanwhile keeps the document due for the sweep.
+        (A filter on any field besides ``_id`` costs the local stand-in 0.87 ms of CPU per mark
+        instead of 0.55: it plans such a query; the pipeline's work is the same on MongoDB.)
         """
         now = utc_now()
-        updates = []
-        for p in published:
-            where = {"_id": p.doc_id, _field(p.event.event_id, "state"): PENDING}
-            update: Document = {
-                "$set": {
-                    _field(p.event.event_id, "state"): PUBLISHED,
-                    _field(p.event.event_id, "published_at"): now,
-                },
-                "$inc": {COUNT: -1},
-            }
-            if p.last:
-                where[COUNT] = 1
-                update["$unset"] = {DUE: ""}
-            updates.append(UpdateOne(where, update))
-        await self._bulk(updates)
+        await self._bulk(
+            [UpdateOne({"_id": p.doc_id}, _marked(p.event.event_id, now)) for p in published]
+        )
 
     async def release(self, failed: list[Pending]) -> None:
         """Make the documents of events whose publish failed due now (no need to wait out the

@@ -14,7 +14,7 @@ from common.components import running
 from common.events import Event, PostCreated, PostSnapshot
 from common.leases import Lease
 from common.messaging import Broker, EventPublisher
-from common.outbox import Outbox
+from common.outbox import PUBLISHED, Outbox
 from common.relay import LEFT_TO_SWEEP, OutboxRelay
 from tests.support.polling import eventually
 
@@ -81,6 +81,35 @@ async def test_of_a_document_s_events_only_those_still_pending_count(outbox):
     (published, _waiting) = Outbox.written("p1", [first, second], None)
     await box.mark_published([published])
     assert await box.oldest_pending() == second.occurred_at
+
+
+async def test_a_second_mark_of_an_event_changes_nothing(outbox):
+    """Two relays may publish one event (a claim ran out mid-publish): both mark it."""
+    box, posts = outbox
+    event = post_created("p1", timedelta(seconds=1))
+    await store(posts, "p1", [event])
+    await box.mark_published(Outbox.written("p1", [event], None))
+    first = await posts.find_one({"_id": "p1"})
+    await box.mark_published(Outbox.written("p1", [event], None))
+    assert await posts.find_one({"_id": "p1"}) == first
+    assert first["outbox"]["pending"] == 0 and "due" not in first["outbox"]
+    assert first["outbox"]["events"][event.event_id]["state"] == PUBLISHED
+    assert await box.count_pending() == 0
+
+
+async def test_an_event_added_while_the_first_is_published_stays_due(outbox):
+    """The first event is marked after a second was added to its document: the first is done,
+    the document stays due, and the sweep finds the second alone."""
+    box, posts = outbox
+    first, second = post_created("p1", timedelta(seconds=2)), post_created("p1", timedelta(0))
+    await store(posts, "p1", [first])
+    await posts.update_one({"_id": "p1"}, Outbox.adding([second], None))
+    await box.mark_published(Outbox.written("p1", [first], None))
+    stored = await posts.find_one({"_id": "p1"})
+    assert stored["outbox"]["pending"] == 1
+    assert stored["outbox"]["events"][first.event_id]["state"] == PUBLISHED
+    due = await box.due(10, now=utc_now() + CLAIM)
+    assert [[p.event.event_id for p in events] for events in due] == [[second.event_id]]
 
 
 async def test_the_fast_path_leaves_what_waited_past_its_claim_to_the_sweep(outbox, rabbit, names):
