@@ -32,7 +32,7 @@ class PostSettings(ServiceSettings, TokenSettings, BrokerSettings):
     # Load shedding per replica (common/admission.py): at most this many posts being created at
     # once and twice as many waiting their turn; one that finds no room to wait, or waits longer
     # than post_max_wait, is refused (503, Retry-After).
-    post_max_at_work: int = Field(default=8, ge=1, le=10_000)
+    post_max_at_work: int = Field(default=16, ge=1, le=10_000)
     post_max_wait: Seconds = Field(
         default=timedelta(milliseconds=500), ge=timedelta(0), le=timedelta(minutes=1)
     )
