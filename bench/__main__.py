@@ -62,7 +62,7 @@ def parse_args() -> argparse.Namespace:
         "--steps",
         type=float,
         nargs="+",
-        default=[50, 75, 100, 150, 200, 250, 300],
+        default=[50, 75, 100, 125, 150, 175, 200, 250, 300],
         help="posts/s of each capacity step, in order (stops at the first that fails)",
     )
     add("--step-duration", type=int, default=30, help="seconds of each capacity step")
