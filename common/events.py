@@ -89,14 +89,19 @@ class NotificationSnapshot(BaseModel):
     created_at: datetime
 
 
-class NotificationCreated(Event):
-    """Published by notification_service once a notification is stored; every replica of it
-    pushes the notification to the browsers connected to that replica (never to its author)."""
+class NotificationsCreated(Event):
+    """Published by notification_service once it has stored a batch of notifications (one
+    message a batch: per notification, the broker's client cost more than the rest of the
+    batch's work); every replica pushes them to the browsers connected to it (never to their
+    authors)."""
 
-    ROUTING_KEY: ClassVar[str] = "notification.created.v1"
-    event_type: Literal["NotificationCreated"] = "NotificationCreated"
+    ROUTING_KEY: ClassVar[str] = "notifications.created.v1"
+    event_type: Literal["NotificationsCreated"] = "NotificationsCreated"
     version: Literal[1] = 1
-    notification: NotificationSnapshot
+    notifications: list[NotificationSnapshot] = Field(min_length=1, max_length=2_000)
+    # Each notification's trace context (W3C headers) by notification id, so that its push
+    # joins the trace of its post; empty while tracing is off.
+    traces: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     def subject(self) -> dict[str, str]:
-        return {"post_id": self.notification.post_id, "notification_id": self.notification.id}
+        return {"post_ids": ",".join(n.post_id for n in self.notifications)}

@@ -6,7 +6,7 @@ is common/consumer.py's.
 
 from common import tracing
 from common.consumer import Handler
-from common.events import Event, NotificationCreated, PostCreated
+from common.events import Event, NotificationsCreated, PostCreated
 from notification_service.push import NotificationAnnouncer, PushHub
 from notification_service.store import NotificationStore
 from notification_service.use_cases import notify
@@ -38,11 +38,14 @@ def event_handlers(
 def push_handlers(hub: PushHub) -> dict[type[Event], Handler]:
     """What this replica's private queue takes: every notification stored by any replica."""
 
-    async def notifications_created(events: list[NotificationCreated]) -> set[str]:
-        """To the streams open here (each buffer takes it at once, or its stream is dropped)."""
+    async def notifications_created(events: list[NotificationsCreated]) -> set[str]:
+        """To the streams open here (each buffer takes it at once, or its stream is dropped),
+        each push in the trace of its notification's post."""
         for event in events:
-            with tracing.span("push", parent=tracing.of_event(event.event_id)) as span:
-                span.set_attribute("push.streams", hub.deliver(event.notification))
+            for notification in event.notifications:
+                parent = event.traces.get(notification.id) or tracing.of_event(event.event_id)
+                with tracing.span("push", parent=parent) as span:
+                    span.set_attribute("push.streams", hub.deliver(notification))
         return {event.event_id for event in events}
 
-    return {NotificationCreated: Handler(notifications_created, applied="notification pushed")}
+    return {NotificationsCreated: Handler(notifications_created, applied="notifications pushed")}

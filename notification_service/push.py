@@ -2,8 +2,9 @@
 
 The path of one notification, with N replicas of this service:
 
-    PostCreated --(one replica's consumer)--> notification stored --> NotificationCreated
-        --(events exchange)--> one private queue per replica --> PushHub --> its open streams
+    PostCreated --(one replica's consumer, a batch at a time)--> notifications stored
+        --> NotificationsCreated (one message a batch) --(events exchange)-->
+        one private queue per replica --> PushHub --> its open streams
 
 The replica that stores a notification cannot know which replicas hold the streams of the people
 to tell, so it announces it on the broker and every replica pushes it to its own streams. Each
@@ -35,8 +36,7 @@ from datetime import timedelta
 import structlog
 from prometheus_client import Counter, Gauge
 
-from common import tracing
-from common.events import NotificationCreated, NotificationSnapshot
+from common.events import NotificationsCreated, NotificationSnapshot
 from common.messaging import Broker, EventPublisher
 from common.tracing import Carrier
 
@@ -150,12 +150,17 @@ class NotificationAnnouncer:
     async def announce(
         self, notifications: list[NotificationSnapshot], traces: Mapping[str, Carrier]
     ) -> None:
-        """Best effort: a failure is logged, never raised (the notifications are stored).
-        Each goes out in its post's trace (``traces``: post id -> context), if any."""
+        """In one message, whatever the batch's size. Best effort: a failure is logged, never
+        raised (the notifications are stored). ``traces`` (post id -> context) goes with it, by
+        notification id, so each push joins its post's trace."""
+        if not notifications:
+            return
+        event = NotificationsCreated(
+            notifications=notifications,
+            traces={n.id: dict(trace) for n in notifications if (trace := traces.get(n.post_id))},
+        )
         try:
-            for notification in notifications:
-                with tracing.continued(traces.get(notification.post_id)):
-                    await self._publisher.publish(NotificationCreated(notification=notification))
+            await self._publisher.publish(event)
         except Exception as exc:  # push is a hint: see the module docstring
             log.warning("notifications not announced", count=len(notifications), error=repr(exc))
 

@@ -25,7 +25,7 @@ class NotificationSettings(ServiceSettings, TokenSettings, BrokerSettings, Reten
     # Run the PostCreated consumer in this process (off for an API-only replica).
     consume_events: bool = True
     # Push to browsers (GET /api/notification/stream): each replica binds a private queue named
-    # <prefix>.<random> to NotificationCreated.
+    # <prefix>.<random> to NotificationsCreated.
     push_events: bool = True
     push_queue_prefix: str = "notification.push"
     # Notifications waiting to be sent to one stream: a client further behind is dropped (it

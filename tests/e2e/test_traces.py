@@ -27,7 +27,7 @@ EXPECTED = {
     ("post", "POST /api/post"),
     ("post", "outbox publish post.created.v1"),
     ("notification", "notifications process post.created.v1"),
-    ("notification", "push process notification.created.v1"),
+    ("notification", "push process notifications.created.v1"),
     ("notification", "push"),
 }
 

@@ -7,8 +7,11 @@ import pytest
 from bson import ObjectId
 
 from common.clock import utc_now
-from common.events import NotificationCreated, PostCreated, PostSnapshot
+from common.components import running
+from common.events import NotificationsCreated, NotificationSnapshot, PostCreated, PostSnapshot
+from common.messaging import Broker
 from notification_service.app import create_app
+from notification_service.push import NotificationAnnouncer
 from tests.integration.conftest import serve_in_process
 from tests.support.polling import eventually
 
@@ -124,15 +127,15 @@ async def test_each_notification_is_announced_for_the_replicas_to_push(
             names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
         )
         announced = await channel.declare_queue(exclusive=True)
-        await announced.bind(exchange, routing_key=NotificationCreated.ROUTING_KEY)
+        await announced.bind(exchange, routing_key=NotificationsCreated.ROUTING_KEY)
         await consuming(notifications, rabbit, names)
-        received: list[NotificationCreated] = []
+        received: list[NotificationsCreated] = []
 
         async def announced_for(post_id: str) -> bool:
             message = await announced.get(no_ack=True, fail=False, timeout=5)
             if message is not None:
-                received.append(NotificationCreated.model_validate_json(message.body))
-            return bool(received) and received[-1].notification.post_id == post_id
+                received.append(NotificationsCreated.model_validate_json(message.body))
+            return bool(received) and received[-1].notifications[-1].post_id == post_id
 
         event = post_created("alice", text="How do I exit vim?")
         await publish(event)
@@ -145,13 +148,47 @@ async def test_each_notification_is_announced_for_the_replicas_to_push(
     finally:
         await connection.close()
 
-    first, again, last = (n.notification for n in received)
+    (first,), (again,), (last,) = (announcement.notifications for announcement in received)
     assert [first.post_id, last.post_id] == [event.post.id, marker.post.id]
     assert again == first
     assert (first.author_id, first.preview) == ("alice", "How do I exit vim?")
     stored = await items(notifications, bearer("bob"))
     assert {n["id"] for n in stored} == {first.id, last.id}
     assert last.seq > first.seq
+
+
+async def test_a_batch_of_notifications_is_announced_in_one_message(rabbit, names):
+    """Per notification, the broker's client cost more than the rest of a batch's work."""
+    connection = await aio_pika.connect(rabbit.url)
+    broker = Broker(rabbit.url, name="announce-test")
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        announced = await channel.declare_queue(exclusive=True)
+        await announced.bind(exchange, routing_key=NotificationsCreated.ROUTING_KEY)
+        batch = [
+            NotificationSnapshot(
+                id=str(ObjectId()),
+                seq=seq,
+                post_id=str(ObjectId()),
+                author_id="alice",
+                author_email="alice@example.com",
+                preview=f"question {seq}",
+                created_at=utc_now(),
+            )
+            for seq in range(1, 6)
+        ]
+        async with running(broker):
+            await broker.connection()
+            await NotificationAnnouncer(broker, names.exchange).announce(batch, {})
+        # The publish was confirmed before announce() returned: the message is in the queue.
+        message = await announced.get(no_ack=True, timeout=5)
+        assert NotificationsCreated.model_validate_json(message.body).notifications == batch
+        assert await announced.get(no_ack=True, fail=False, timeout=5) is None
+    finally:
+        await connection.close()
 
 
 async def _has(client, headers, post_id):
