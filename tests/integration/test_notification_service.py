@@ -1,9 +1,12 @@
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
+from aio_pika.abc import AbstractQueue
 from bson import ObjectId
 
 from common.clock import utc_now
@@ -115,19 +118,28 @@ async def test_the_same_event_delivered_twice_makes_one_notification(
     assert len(found) == 2
 
 
+@contextlib.asynccontextmanager
+async def announcements(url: str, exchange_name: str) -> AsyncIterator[AbstractQueue]:
+    """A queue of the test's own that takes every NotificationsCreated published from now on."""
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=NotificationsCreated.ROUTING_KEY)
+        yield queue
+    finally:
+        await connection.close()
+
+
 async def test_each_notification_is_announced_for_the_replicas_to_push(
     notifications, rabbit, names, publish, bearer
 ):
     """Announced when stored, and again when its event comes again: the replica that stored it
     may have died before announcing it (the replicas' hubs drop a repeat)."""
-    connection = await aio_pika.connect(rabbit.url)
-    try:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        announced = await channel.declare_queue(exclusive=True)
-        await announced.bind(exchange, routing_key=NotificationsCreated.ROUTING_KEY)
+    async with announcements(rabbit.url, names.exchange) as announced:
         await consuming(notifications, rabbit, names)
         received: list[NotificationsCreated] = []
 
@@ -145,8 +157,6 @@ async def test_each_notification_is_announced_for_the_replicas_to_push(
         marker = post_created("carol")
         await publish(marker)
         await eventually(lambda: announced_for(marker.post.id))
-    finally:
-        await connection.close()
 
     (first,), (again,), (last,) = (announcement.notifications for announcement in received)
     assert [first.post_id, last.post_id] == [event.post.id, marker.post.id]
@@ -159,27 +169,20 @@ async def test_each_notification_is_announced_for_the_replicas_to_push(
 
 async def test_a_batch_of_notifications_is_announced_in_one_message(rabbit, names):
     """Per notification, the broker's client cost more than the rest of a batch's work."""
-    connection = await aio_pika.connect(rabbit.url)
-    broker = Broker(rabbit.url, name="announce-test")
-    try:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            names.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    batch = [
+        NotificationSnapshot(
+            id=str(ObjectId()),
+            seq=seq,
+            post_id=str(ObjectId()),
+            author_id="alice",
+            author_email="alice@example.com",
+            preview=f"question {seq}",
+            created_at=utc_now(),
         )
-        announced = await channel.declare_queue(exclusive=True)
-        await announced.bind(exchange, routing_key=NotificationsCreated.ROUTING_KEY)
-        batch = [
-            NotificationSnapshot(
-                id=str(ObjectId()),
-                seq=seq,
-                post_id=str(ObjectId()),
-                author_id="alice",
-                author_email="alice@example.com",
-                preview=f"question {seq}",
-                created_at=utc_now(),
-            )
-            for seq in range(1, 6)
-        ]
+        for seq in range(1, 6)
+    ]
+    broker = Broker(rabbit.url, name="announce-test")
+    async with announcements(rabbit.url, names.exchange) as announced:
         async with running(broker):
             await broker.connection()
             await NotificationAnnouncer(broker, names.exchange).announce(batch, {})
@@ -187,8 +190,6 @@ async def test_a_batch_of_notifications_is_announced_in_one_message(rabbit, name
         message = await announced.get(no_ack=True, timeout=5)
         assert NotificationsCreated.model_validate_json(message.body).notifications == batch
         assert await announced.get(no_ack=True, fail=False, timeout=5) is None
-    finally:
-        await connection.close()
 
 
 async def _has(client, headers, post_id):
