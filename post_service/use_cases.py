@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import structlog
 from bson import ObjectId
 from minio.error import MinioException
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 from urllib3.exceptions import HTTPError
 
 from common.clock import utc_now
@@ -69,9 +69,11 @@ async def create_post(
     PostCreated event announcing it, and hand the event to the relay. Returns the stored post.
 
     All or nothing: if the snippet cannot be stored, nothing is (SnippetStoreUnavailable); if
-    the post cannot, its snippet is deleted again and the error propagates. A request sent again
-    with the same ``request_key`` (its client did not hear the answer: a replica died, a 502)
-    stores nothing and returns the post the first one made.
+    the post is refused, its snippet is deleted again and the error propagates. If the
+    connection broke with the insert on its way, the post may be stored: its snippet is kept.
+    A request sent again with the same ``request_key`` (its client did not hear the answer: a
+    replica died, a 502, a 503 of a broken connection) stores nothing and returns the post the
+    first one made.
     """
     post_id, created_at = ObjectId(), utc_now()
     key = None
@@ -111,7 +113,12 @@ async def create_post(
     try:
         await posts.insert(post, [event], correlation, claim)
     except Exception as exc:
-        if key is not None:  # leave no orphan snippet behind
+        if isinstance(exc, ConnectionFailure):
+            # The connection broke with the insert sent: it may have been stored, so its snippet
+            # stays (an orphan object if it was not; a retry with the Idempotency-Key finds it).
+            if key is not None:
+                log.warning("snippet kept, the post may be stored", key=key)
+        elif key is not None:  # the insert was refused: leave no orphan snippet behind
             try:
                 await snippets.delete(key)
             except STORAGE_ERRORS:
