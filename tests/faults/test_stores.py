@@ -2,8 +2,8 @@
 
 Callers get a 503 with a message, never a 500, and nothing is left half-written: no post
 without its snippet or its event. (A call cut off with its insert on the way keeps its snippet:
-the post may be stored. If it was not, the snippet is an orphan object.) This module runs its own MongoDB stand-in (on
-disk, so it keeps its data across the restart) and object store.
+the post may be stored. If it was not, the snippet is an orphan object.) This module runs its
+own MongoDB stand-in (on disk, so it keeps its data across the restart) and object store.
 """
 
 import asyncio
