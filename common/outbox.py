@@ -65,12 +65,6 @@ def _entry(event: Event, correlation: str | None) -> Document:
     return entry
 
 
-def _in_order(doc_id: Any, events: list[tuple[Event, str | None, Carrier]]) -> list[Pending]:
-    return [
-        Pending(doc_id, event, correlation, trace=trace) for event, correlation, trace in events
-    ]
-
-
 def _field(event_id: str, name: str) -> str:
     return f"outbox.events.{event_id}.{name}"
 
@@ -130,7 +124,7 @@ class Outbox:
     def written(doc_id: Any, events: list[Event], correlation: str | None) -> list[Pending]:
         """What a relay's fast path publishes after a document was inserted with ``events``."""
         trace = current()
-        return _in_order(doc_id, [(event, correlation, trace) for event in events])
+        return [Pending(doc_id, event, correlation, trace) for event in events]
 
     async def due(self, limit: int, now: datetime | None = None) -> list[list[Pending]]:
         """The pending events of up to ``limit`` documents whose claim has run out: one list per
@@ -140,7 +134,7 @@ class Outbox:
         return [events for doc in await found.to_list() if (events := await self._pending(doc))]
 
     async def _pending(self, doc: Document) -> list[Pending]:
-        readable = []
+        readable: list[Pending] = []
         for event_id, entry in doc["outbox"]["events"].items():
             if entry["state"] != PENDING:
                 continue
@@ -150,8 +144,9 @@ class Outbox:
                 log.error("outbox event invalid, set aside", doc_id=str(doc["_id"]), error=str(exc))
                 await self.mark_failed(doc["_id"], event_id, str(exc))
                 continue
-            readable.append((event, entry.get("correlation_id"), entry.get("trace") or {}))
-        return _in_order(doc["_id"], readable)
+            trace = entry.get("trace") or {}
+            readable.append(Pending(doc["_id"], event, entry.get("correlation_id"), trace))
+        return readable
 
     async def mark_published(self, published: list[Pending]) -> None:
         """Mark each event published, one point update each, in one unordered bulk write.

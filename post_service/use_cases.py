@@ -113,16 +113,17 @@ async def create_post(
     try:
         await posts.insert(post, [event], correlation, claim)
     except Exception as exc:
-        if isinstance(exc, ConnectionFailure):
-            # The connection broke with the insert sent: it may have been stored, so its snippet
-            # stays (an orphan object if it was not; a retry with the Idempotency-Key finds it).
-            if key is not None:
+        if key is not None:
+            if isinstance(exc, ConnectionFailure):
+                # The connection broke with the insert sent: it may have been stored, so its
+                # snippet stays (an orphan object if it was not; a retry with the
+                # Idempotency-Key finds the post).
                 log.warning("snippet kept, the post may be stored", key=key)
-        elif key is not None:  # the insert was refused: leave no orphan snippet behind
-            try:
-                await snippets.delete(key)
-            except STORAGE_ERRORS:
-                log.warning("orphan snippet left", key=key)
+            else:  # the insert was refused: leave no orphan snippet behind
+                try:
+                    await snippets.delete(key)
+                except STORAGE_ERRORS:
+                    log.warning("orphan snippet left", key=key)
         if isinstance(exc, DuplicateKeyError) and request is not None:
             first = await posts.made_by_request(request)
             if first is not None:
